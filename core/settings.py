@@ -1,0 +1,168 @@
+"""Configuration from app settings (environment variables), read once and validated.
+
+Every name read here is set in `infra/main.bicep` and documented in the README (a test checks
+both). Secrets are held as `Secret` so they never print: `repr` and `str` show `***`.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.errors import ConfigError
+
+__all__ = ["Secret", "ErpConfig", "CrmConfig", "Settings", "SETTING_NAMES"]
+
+DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+BC_API = "https://api.businesscentral.dynamics.com"
+
+# name → required? The single list of settings; tests compare it with main.bicep and the README.
+SETTING_NAMES: dict[str, bool] = {
+    "KOPPEL_STORAGE": True,
+    "KOPPEL_SERVICEBUS": False,
+    "KOPPEL_QUEUE_NAME": False,
+    "KOPPEL_PUBLIC_URL": False,
+    "KOPPEL_WEBHOOK_SECRET": False,
+    "ERP_TENANT_ID": True,
+    "ERP_ENVIRONMENT": True,
+    "ERP_COMPANY_ID": True,
+    "ERP_CLIENT_ID": True,
+    "ERP_CLIENT_SECRET": True,
+    "ERP_BASE_URL": False,
+    "ERP_WEB_CLIENT_URL": False,
+    "ERP_AUTHORITY_HOST": False,
+    "CRM_URL": True,
+    "CRM_TENANT_ID": True,
+    "CRM_CLIENT_ID": True,
+    "CRM_CLIENT_SECRET": True,
+    "CRM_AUTHORITY_HOST": False,
+}
+
+
+class Secret:
+    """A string that refuses to be printed."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class ErpConfig:
+    """Business Central: `{base_url}/v2.0/{tenant}/{environment}/api/v2.0/companies({company_id})`."""
+
+    tenant_id: str
+    environment: str
+    company_id: str
+    client_id: str
+    client_secret: Secret
+    base_url: str = BC_API
+    authority_host: str = DEFAULT_AUTHORITY
+    web_client_url: str = "https://businesscentral.dynamics.com"
+
+    @property
+    def api_root(self) -> str:
+        return f"{self.base_url.rstrip('/')}/v2.0/{self.tenant_id}/{self.environment}/api/v2.0"
+
+    @property
+    def company_root(self) -> str:
+        return f"{self.api_root}/companies({self.company_id})"
+
+    @property
+    def scope(self) -> str:
+        return f"{BC_API}/.default"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class CrmConfig:
+    """Dataverse: `{url}/api/data/v9.2/`, token scope `{url}/.default`."""
+
+    url: str
+    tenant_id: str
+    client_id: str
+    client_secret: Secret
+    authority_host: str = DEFAULT_AUTHORITY
+
+    @property
+    def api_root(self) -> str:
+        return f"{self.url.rstrip('/')}/api/data/v9.2"
+
+    @property
+    def scope(self) -> str:
+        return f"{self.url.rstrip('/')}/.default"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings; `erp()`/`crm()`/`storage()` raise `ConfigError` naming the first missing one."""
+
+    values: Mapping[str, str]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+        return cls({k: v for k, v in source.items() if k in SETTING_NAMES and v.strip()})
+
+    def _need(self, name: str) -> str:
+        value = self.values.get(name)
+        if not value:
+            raise ConfigError(name)
+        return value
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.values.get(name, default)
+
+    def storage(self) -> Secret:
+        return Secret(self._need("KOPPEL_STORAGE"))
+
+    def erp(self) -> ErpConfig:
+        return ErpConfig(
+            tenant_id=self._need("ERP_TENANT_ID"),
+            environment=self._need("ERP_ENVIRONMENT"),
+            company_id=self._need("ERP_COMPANY_ID"),
+            client_id=self._need("ERP_CLIENT_ID"),
+            client_secret=Secret(self._need("ERP_CLIENT_SECRET")),
+            base_url=self.values.get("ERP_BASE_URL", BC_API),
+            authority_host=self.values.get("ERP_AUTHORITY_HOST", DEFAULT_AUTHORITY),
+            web_client_url=self.values.get("ERP_WEB_CLIENT_URL", "https://businesscentral.dynamics.com"),
+        )
+
+    def crm(self) -> CrmConfig:
+        return CrmConfig(
+            url=self._need("CRM_URL"),
+            tenant_id=self._need("CRM_TENANT_ID"),
+            client_id=self._need("CRM_CLIENT_ID"),
+            client_secret=Secret(self._need("CRM_CLIENT_SECRET")),
+            authority_host=self.values.get("CRM_AUTHORITY_HOST", DEFAULT_AUTHORITY),
+        )
+
+    def secrets(self) -> list[str]:
+        """Every secret value configured, for log scrubbing and the no-secret tests."""
+        names = ("ERP_CLIENT_SECRET", "CRM_CLIENT_SECRET", "KOPPEL_WEBHOOK_SECRET")
+        found = [self.values[n] for n in names if self.values.get(n)]
+        storage = self.values.get("KOPPEL_STORAGE", "")
+        found += [p.split("=", 1)[1] for p in storage.split(";") if p.startswith("AccountKey=")]
+        return found
