@@ -1,0 +1,76 @@
+"""User-facing texts in English, Dutch and Danish (X7), chosen by Accept-Language."""
+from __future__ import annotations
+
+__all__ = ["choose_language", "text", "LANGUAGES"]
+
+LANGUAGES = ("en", "nl", "da")
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "title.invalid-input": {"en": "The request is not valid", "nl": "De aanvraag is niet geldig",
+                            "da": "Anmodningen er ikke gyldig"},
+    "title.not-found": {"en": "Not found", "nl": "Niet gevonden", "da": "Ikke fundet"},
+    "title.conflict": {"en": "This cannot be done now", "nl": "Dit kan nu niet", "da": "Dette kan ikke gøres nu"},
+    "title.not-configured": {"en": "Koppel is not fully configured", "nl": "Koppel is niet volledig ingesteld",
+                             "da": "Koppel er ikke fuldt konfigureret"},
+    "title.stale-write": {"en": "The record was changed meanwhile", "nl": "Het record is intussen gewijzigd",
+                          "da": "Posten er ændret i mellemtiden"},
+    "title.remote-auth": {"en": "Sign-in to the other system failed", "nl": "Aanmelden bij het andere systeem is mislukt",
+                          "da": "Log på det andet system mislykkedes"},
+    "title.remote-unavailable": {"en": "The other system is busy or unavailable",
+                                 "nl": "Het andere systeem is bezet of niet beschikbaar",
+                                 "da": "Det andet system er optaget eller utilgængeligt"},
+    "title.remote-rejected": {"en": "The other system refused the change", "nl": "Het andere systeem weigerde de wijziging",
+                              "da": "Det andet system afviste ændringen"},
+    "title.internal": {"en": "Something went wrong", "nl": "Er ging iets mis", "da": "Noget gik galt"},
+    # The CRM ribbon (F4): words a salesperson understands.
+    "ribbon.not-coupled-only-coupled": {
+        "en": "This record is not linked to Business Central yet, and Koppel is set to synchronize only linked records. "
+              "Ask your administrator to link it from Business Central.",
+        "nl": "Dit record is nog niet gekoppeld aan Business Central en Koppel synchroniseert alleen gekoppelde records. "
+              "Vraag uw beheerder om het vanuit Business Central te koppelen.",
+        "da": "Denne post er endnu ikke koblet til Business Central, og Koppel synkroniserer kun koblede poster. "
+              "Bed din administrator om at koble den fra Business Central.",
+    },
+    "ribbon.direction-to-crm-only": {
+        "en": "Changes flow only from Business Central to Sales for this kind of record, so it cannot be created in "
+              "Business Central from here.",
+        "nl": "Wijzigingen gaan voor dit soort records alleen van Business Central naar Sales; het kan hier niet in "
+              "Business Central worden aangemaakt.",
+        "da": "Ændringer går kun fra Business Central til Sales for denne type post, så den kan ikke oprettes i "
+              "Business Central herfra.",
+    },
+    "ribbon.no-mapping": {
+        "en": "Koppel does not synchronize this kind of record with Business Central.",
+        "nl": "Koppel synchroniseert dit soort records niet met Business Central.",
+        "da": "Koppel synkroniserer ikke denne type post med Business Central.",
+    },
+    "ribbon.paused": {
+        "en": "Synchronization for this kind of record is paused by your administrator. Try again later.",
+        "nl": "De synchronisatie voor dit soort records is door uw beheerder gepauzeerd. Probeer het later opnieuw.",
+        "da": "Synkroniseringen for denne type post er sat på pause af din administrator. Prøv igen senere.",
+    },
+}
+
+
+def choose_language(accept_language: str | None) -> str:
+    """The best of en/nl/da for an Accept-Language header (q-values honoured), English by default."""
+    best, best_q = "en", -1.0
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        lang = tag.strip().lower().split("-")[0]
+        if lang in LANGUAGES and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+def text(key: str, lang: str) -> str:
+    entry = _TEXTS.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry["en"]

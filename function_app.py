@@ -1,0 +1,8 @@
+"""The Koppel Function App: registers the blueprints, nothing else."""
+import azure.functions as func
+
+from functions import couplings, monitoring, sync
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+for blueprint in (monitoring.bp, couplings.bp, sync.bp):
+    app.register_functions(blueprint)

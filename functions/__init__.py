@@ -1,0 +1,1 @@
+"""Azure Functions triggers: one blueprint per concern. Triggers parse, call core, render."""

@@ -1,0 +1,41 @@
+"""Couple, look up and uncouple records (F2, F6): the ERP extension's "Set up coupling" and "Delete coupling"."""
+from __future__ import annotations
+
+import azure.functions as func
+
+from core import coupling
+from core.commands import parse_couple, require_guid, require_mapping_name
+from core.errors import InvalidInput
+from functions.deps import deps
+from functions.http import empty, guarded, json_response, read_json
+
+bp = func.Blueprint()
+
+
+@bp.route(route="couplings", methods=["POST"])
+def couple(req: func.HttpRequest) -> func.HttpResponse:
+    return guarded(req, lambda: json_response(coupling.couple_record(parse_couple(read_json(req)), deps()), 201))
+
+
+@bp.route(route="couplings/{mapping}", methods=["GET"])
+def get_coupling(req: func.HttpRequest) -> func.HttpResponse:
+    def run() -> func.HttpResponse:
+        mapping = require_mapping_name(req.route_params.get("mapping"))
+        erp_id, crm_id = req.params.get("erpId"), req.params.get("crmId")
+        if (erp_id is None) == (crm_id is None):
+            raise InvalidInput("erpId", "Give exactly one of the query parameters erpId or crmId.")
+        if erp_id is not None:
+            return json_response(coupling.find_coupling(mapping, deps(), erp_id=require_guid(erp_id, "erpId")))
+        return json_response(coupling.find_coupling(mapping, deps(), crm_id=require_guid(crm_id, "crmId")))
+
+    return guarded(req, run)
+
+
+@bp.route(route="couplings/{mapping}/{erpId}", methods=["DELETE"])
+def uncouple(req: func.HttpRequest) -> func.HttpResponse:
+    def run() -> func.HttpResponse:
+        mapping = require_mapping_name(req.route_params.get("mapping"))
+        coupling.uncouple_record(mapping, require_guid(req.route_params.get("erpId"), "erpId"), deps())
+        return empty(204)
+
+    return guarded(req, run)

@@ -1,0 +1,94 @@
+"""What every HTTP trigger shares: JSON answers, RFC 9457 problems, body parsing, language choice.
+
+`problem()` is the one place that turns a Koppel error into an HTTP answer (STYLE §12): it maps
+the class to a status and a title in the caller's language, and never includes header values,
+tokens or secrets — only what the error carries as facts.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import azure.functions as func
+
+from core.errors import (
+    AuthError, ConfigError, Conflict, InvalidInput, KoppelError, NotFound, Rejected, RemoteError, Retriable,
+    StaleWrite,
+)
+from core.i18n import choose_language, text
+
+__all__ = ["json_response", "problem", "read_json", "guarded", "empty"]
+
+log = logging.getLogger("koppel.http")
+
+# class → (status, title key); the first match in this order wins, so subclasses come first.
+_STATUS: list[tuple[type[KoppelError], int, str]] = [
+    (InvalidInput, 400, "invalid-input"),
+    (NotFound, 404, "not-found"),
+    (Conflict, 409, "conflict"),
+    (ConfigError, 503, "not-configured"),
+    (StaleWrite, 409, "stale-write"),
+    (AuthError, 502, "remote-auth"),
+    (Retriable, 503, "remote-unavailable"),
+    (Rejected, 502, "remote-rejected"),
+    (RemoteError, 502, "remote-rejected"),
+    (KoppelError, 500, "internal"),
+]
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(payload, separators=(",", ":"), default=str), status_code=status,
+        mimetype="application/json", charset="utf-8", headers=headers,
+    )
+
+
+def empty(status: int = 204) -> func.HttpResponse:
+    return func.HttpResponse(status_code=status)
+
+
+def problem(exc: KoppelError, accept_language: str | None) -> func.HttpResponse:
+    lang = choose_language(accept_language)
+    status, key = next((s, k) for cls, s, k in _STATUS if isinstance(exc, cls))
+    body: dict[str, Any] = {
+        "type": f"https://koppel.dev/problems/{key}",
+        "title": text(f"title.{key}", lang),
+        "status": status,
+        "detail": exc.message,
+    }
+    for attr, name in (("field", "field"), ("setting", "setting"), ("reason", "reason")):
+        value = getattr(exc, attr, None)
+        if value is not None:
+            body[name] = value
+    if isinstance(exc, RemoteError):
+        body["service"] = exc.service
+        if exc.code:
+            body["code"] = exc.code
+    headers = {"Content-Language": lang}
+    if isinstance(exc, Retriable) and exc.retry_after:
+        headers["Retry-After"] = str(int(exc.retry_after + 0.999))
+    return func.HttpResponse(
+        json.dumps(body), status_code=status, mimetype="application/problem+json", charset="utf-8", headers=headers
+    )
+
+
+def read_json(req: func.HttpRequest) -> Any:
+    """The body as JSON, or InvalidInput naming the body when it is not JSON."""
+    try:
+        return json.loads(req.get_body() or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("", "The request body must be valid JSON.") from None
+
+
+def guarded(req: func.HttpRequest, call: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    """Run a trigger body; Koppel errors become problems, anything else a logged 500 problem."""
+    try:
+        return call()
+    except KoppelError as exc:
+        return problem(exc, req.headers.get("Accept-Language"))
+    except Exception:  # noqa: BLE001 - the last line of defence: no input may make a bare 500
+        log.exception("unexpected error in %s %s", req.method, req.url.split("?", 1)[0])
+        return problem(KoppelError("Something went wrong inside Koppel; the error is logged."),
+                       req.headers.get("Accept-Language"))

@@ -1,0 +1,29 @@
+"""Synchronize now (F3) from the ERP extension, and from the CRM ribbon (F4)."""
+from __future__ import annotations
+
+import azure.functions as func
+
+from core import ribbon, sync_now
+from core.commands import parse_crm_sync, parse_sync
+from functions.deps import deps
+from functions.http import guarded, json_response, read_json
+
+bp = func.Blueprint()
+
+
+@bp.route(route="sync", methods=["POST"])
+def sync_records(req: func.HttpRequest) -> func.HttpResponse:
+    def run() -> func.HttpResponse:
+        outcome = sync_now.sync_records(parse_sync(read_json(req)), deps())
+        return json_response(outcome.body, outcome.status)
+
+    return guarded(req, run)
+
+
+@bp.route(route="crm/sync", methods=["POST"])
+def crm_sync(req: func.HttpRequest) -> func.HttpResponse:
+    def run() -> func.HttpResponse:
+        answer = ribbon.sync_from_crm(parse_crm_sync(read_json(req)), deps(), req.headers.get("Accept-Language"))
+        return json_response(answer)
+
+    return guarded(req, run)
