@@ -9,6 +9,7 @@ from emulators.odata_query._syntax import PATH_RE, QueryError, Record, expected_
 __all__ = ["parse_orderby", "parse_select", "sort_records"]
 
 _ITEM_RE = re.compile(r"\s*([^,]*?)\s*(?:,|$)")
+_WORD_RE = re.compile(r"\S+")
 _DATETIME_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}T")
 
 
@@ -38,12 +39,14 @@ def parse_orderby(text: str) -> list[tuple[str, bool]]:
     """
     result: list[tuple[str, bool]] = []
     for item, pos in _items(text):
-        words = item.split()
-        if not PATH_RE.fullmatch(words[0]):
+        words = [(m.group(), pos + m.start()) for m in _WORD_RE.finditer(item)]
+        if not PATH_RE.fullmatch(words[0][0]):
             raise syntax_error(text, pos)
-        if len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
-            raise syntax_error(text, pos + item.index(words[1], len(words[0])))
-        result.append((words[0], len(words) == 2 and words[1] == "desc"))
+        if len(words) == 2 and words[1][0] not in ("asc", "desc"):
+            raise syntax_error(text, words[1][1])
+        if len(words) > 2:
+            raise syntax_error(text, words[2][1])
+        result.append((words[0][0], len(words) == 2 and words[1][0] == "desc"))
     return result
 
 
