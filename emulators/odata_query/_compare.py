@@ -24,7 +24,7 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 SWAPPED = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
 _KIND = {
     "eq": "Equal", "ne": "NotEqual", "gt": "GreaterThan",
-    "ge": "GreaterThanOrEqual", "lt": "LessThan", "le": "LessThanOrEqual",
+    "ge": "GreaterThanOrEqual", "lt": "LessThan", "le": "LessThanOrEqual", "and": "And", "or": "Or",
 }
 _NUMERIC = {"Edm.Int32", "Edm.Int64", "Edm.Decimal"}
 

@@ -40,6 +40,13 @@ def _both(a: Predicate, b: Predicate) -> Predicate:
     return lambda r: a(r) and b(r)
 
 
+def _require_boolean(op: str, left: Node, right: Node) -> None:
+    """`a eq 1 and 5` is a type error; properties pass, since their type is only known per record."""
+    for node in (left, right):
+        if node.literal is not None and node.literal.edm not in (_EDM_BOOLEAN, "null"):
+            raise incompatible(_EDM_BOOLEAN, node.literal.edm, op)
+
+
 class _Parser:
     def __init__(self, text: str, dialect: str, now: datetime) -> None:
         self.text = text
@@ -79,6 +86,8 @@ class _Parser:
         node = self.parse_or()
         if self.peek().kind is not TokenKind.END:
             raise syntax_error(self.text, self.peek().pos)
+        if node.literal is not None and node.literal.edm not in (_EDM_BOOLEAN, "null"):
+            raise QueryError("The $filter expression must evaluate to a single boolean value.")
         return node
 
     def parse_or(self) -> Node:
@@ -86,6 +95,7 @@ class _Parser:
         while self.at_word("or"):
             self.advance()
             right = self.parse_and()
+            _require_boolean("or", left, right)
             fields = left.fields | right.fields
             if self.dialect == "bc" and len(fields) > 1:
                 raise QueryError(_BC_OR_ERROR)
@@ -97,6 +107,7 @@ class _Parser:
         while self.at_word("and"):
             self.advance()
             right = self.parse_comparison()
+            _require_boolean("and", left, right)
             left = Node(_both(left.as_predicate(), right.as_predicate()), True, left.fields | right.fields)
         return left
 

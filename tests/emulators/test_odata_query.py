@@ -96,6 +96,8 @@ COMMON_CASES = [
     ("not-binds-tighter-than-and", "not active and count eq 10", {"b"}),
     ("whitespace", "  count   eq 3  ", {"a"}),
     ("blank-matches-all", "   ", {"a", "b", "c", "d"}),
+    ("literal-true", "true", {"a", "b", "c", "d"}),
+    ("literal-false-in-or", "false or count eq 3", {"a"}),
 ]
 
 
@@ -239,6 +241,13 @@ ERROR_CASES = [
      "A binary operator with incompatible types was detected. Found operand types 'Edm.Boolean' and "
      "'Edm.Int32' for operator kind 'Equal'."),
     ("not-on-string", "not 'x'", "bc", "The 'not' operator requires a boolean operand, found 'Edm.String'."),
+    ("and-number", "count eq 3 and 5", "dataverse",
+     "A binary operator with incompatible types was detected. Found operand types 'Edm.Boolean' and "
+     "'Edm.Int32' for operator kind 'And'."),
+    ("or-string", "'x' or count eq 3", "bc",
+     "A binary operator with incompatible types was detected. Found operand types 'Edm.Boolean' and "
+     "'Edm.String' for operator kind 'Or'."),
+    ("not-boolean-filter", "42", "bc", "The $filter expression must evaluate to a single boolean value."),
 ]
 
 
