@@ -80,13 +80,17 @@ class LocalHost:
         self.route_prefix = route_prefix
         self.functions = {info.name: info for info in functions_of(app)}
         self._locks = {name: threading.Lock() for name in self.functions}
-        self._invoker = Invoker()
         self._timers: list[TimerRunner] = []
         self._queues: list[str] = []
         self._stopped = False
         routes = [_http_route(i) for i in self.functions.values() if i.trigger_type == "httpTrigger"]
+        self._invoker = Invoker()
         front = HttpFront(routes, route_prefix, function_key, self._invoker, self._run_in_background)
-        self._server = start_server(front, host, port)
+        try:
+            self._server = start_server(front, host, port)
+        except BaseException:
+            self._invoker.close()
+            raise
         self.url = f"http://{host}:{self._server.server_address[1]}"
         # A short poll interval keeps stop() quick; the cost is a wake-up every 50 ms.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -106,6 +110,10 @@ class LocalHost:
             if info.trigger_type != "serviceBusTrigger":
                 continue
             name = _resolve(info.trigger.queue_name)
+            connection = info.trigger.connection
+            if connection and (os.environ.get(connection) or os.environ.get(f"{connection}__fullyQualifiedNamespace")):
+                log.warning("%s: app setting %s is set, but devhost only delivers messages sent to the "
+                            "in-process queue %r (Service Bus cannot be reached locally)", info.name, connection, name)
             in_process_queue(name).subscribe(functools.partial(self._deliver, info))
             self._queues.append(name)
 

@@ -162,3 +162,27 @@ class TestApp:
         with serve(app, timers=False) as host:
             host.run_function("tick")
         assert seen[0] == "tick" and len(seen[1]) == 36
+
+
+class TestSettings:
+    def test_app_setting_references_are_resolved(self, queue_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("DEVHOST_TEST_QUEUE", queue_name)
+        got: list[str] = []
+        app = func.FunctionApp()
+
+        @app.service_bus_queue_trigger(arg_name="msg", queue_name="%DEVHOST_TEST_QUEUE%", connection="SB")
+        def on_job(msg: func.ServiceBusMessage) -> None:
+            got.append(msg.message_id)
+
+        with serve(app, timers=False):
+            in_process_queue(queue_name).send({}, message_id="resolved")
+            assert in_process_queue(queue_name).drain(5)
+        assert got == ["resolved"]
+
+    def test_admin_api_with_a_body_that_is_not_json_is_400(self, calls: Calls, queue_name: str) -> None:
+        with serve(build_app(calls, queue_name=queue_name), function_key=KEY, timers=False) as host:
+            with requests.Session() as s:
+                resp = s.post(f"{host.url}/admin/functions/nightly", data=b"{nope",
+                              headers={"x-functions-key": KEY}, timeout=10)
+        assert resp.status_code == 400
+        assert calls.timer == []
