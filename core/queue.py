@@ -124,9 +124,11 @@ class InProcessQueue:
         self._cond.notify_all()
 
     # -- receiving ----------------------------------------------------------------------------
-    def subscribe(self, handler: Handler) -> None:
-        """Deliver every message to `handler` from now on; one subscriber at a time."""
+    def subscribe(self, handler: Handler, *, concurrency: int | None = None) -> None:
+        """Deliver every message to `handler` from now on, on `concurrency` threads; one subscriber at a time."""
         with self._cond:
+            if concurrency is not None:
+                self.concurrency = concurrency
             if self._handler is not None:
                 raise RuntimeError(f"queue {self.name!r} already has a subscriber")
             self._handler = handler

@@ -50,13 +50,21 @@ def _app_dir(app: func.FunctionApp) -> Path:
     return Path.cwd()
 
 
-def _route_prefix(app_dir: Path) -> str:
+def _host_json(app_dir: Path) -> dict[str, Any]:
     host_json = app_dir / "host.json"
     if not host_json.exists():
-        return "api"
+        return {}
     config = json.loads(host_json.read_text(encoding="utf-8"))
-    prefix = config.get("extensions", {}).get("http", {}).get("routePrefix", "api")
-    return str(prefix)
+    return config if isinstance(config, dict) else {}
+
+
+def _route_prefix(config: dict[str, Any]) -> str:
+    return str(config.get("extensions", {}).get("http", {}).get("routePrefix", "api"))
+
+
+def _max_concurrent_calls(config: dict[str, Any]) -> int:
+    # Functions' default for the Service Bus extension when host.json does not say.
+    return int(config.get("extensions", {}).get("serviceBus", {}).get("maxConcurrentCalls", 16))
 
 
 def _http_route(info: FunctionInfo) -> HttpRoute:
@@ -75,9 +83,10 @@ class LocalHost:
     """A running host; `stop()` ends timers, queue subscriptions and the HTTP server."""
 
     def __init__(self, app: func.FunctionApp, *, host: str, port: int, function_key: str,
-                 timers: bool, route_prefix: str):
+                 timers: bool, route_prefix: str, max_concurrent_calls: int = 16):
         self.function_key = function_key
         self.route_prefix = route_prefix
+        self.max_concurrent_calls = max_concurrent_calls
         self.functions = {info.name: info for info in functions_of(app)}
         self._locks = {name: threading.Lock() for name in self.functions}
         self._timers: list[TimerRunner] = []
@@ -114,7 +123,8 @@ class LocalHost:
             if connection and (os.environ.get(connection) or os.environ.get(f"{connection}__fullyQualifiedNamespace")):
                 log.warning("%s: app setting %s is set, but devhost only delivers messages sent to the "
                             "in-process queue %r (Service Bus cannot be reached locally)", info.name, connection, name)
-            in_process_queue(name).subscribe(functools.partial(self._deliver, info))
+            in_process_queue(name).subscribe(functools.partial(self._deliver, info),
+                                             concurrency=self.max_concurrent_calls)
             self._queues.append(name)
 
     def _deliver(self, info: FunctionInfo, message: QueueMessage) -> None:
@@ -195,10 +205,12 @@ def serve(app: func.FunctionApp, *, host: str = "127.0.0.1", port: int = 0, func
         function_key: the key FUNCTION and ADMIN routes and the admin API accept; generated if None.
         timers: run timer functions on their schedules (admin runs work either way).
         route_prefix: overrides host.json `extensions.http.routePrefix` (default "api").
-        app_dir: where host.json is; by default the folder of the module holding `app`.
+        app_dir: where host.json is; by default the folder of the module holding `app`. Its
+            `extensions.serviceBus.maxConcurrentCalls` (default 16) sets the worker threads per queue.
     """
     install_log_context()
-    if route_prefix is None:
-        route_prefix = _route_prefix(app_dir or _app_dir(app))
+    config = _host_json(app_dir or _app_dir(app))
     key = function_key or secrets.token_urlsafe(32)
-    return LocalHost(app, host=host, port=port, function_key=key, timers=timers, route_prefix=route_prefix)
+    return LocalHost(app, host=host, port=port, function_key=key, timers=timers,
+                     route_prefix=_route_prefix(config) if route_prefix is None else route_prefix,
+                     max_concurrent_calls=_max_concurrent_calls(config))

@@ -5,6 +5,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import azure.functions as func
 import pytest
@@ -186,3 +187,32 @@ class TestSettings:
                               headers={"x-functions-key": KEY}, timeout=10)
         assert resp.status_code == 400
         assert calls.timer == []
+
+    @pytest.mark.parametrize(
+        ("host_json", "expected_most"),
+        [(None, 4), ('{"extensions": {"serviceBus": {"maxConcurrentCalls": 1}}}', 1)],
+        ids=["default-16", "host-json-1"],
+    )
+    def test_max_concurrent_calls_from_host_json(self, queue_name: str, tmp_path: Path, host_json: str | None,
+                                                 expected_most: int) -> None:
+        if host_json:
+            (tmp_path / "host.json").write_text(host_json)
+        active, most = 0, 0
+        guard = threading.Lock()
+        app = func.FunctionApp()
+
+        @app.service_bus_queue_trigger(arg_name="msg", queue_name=queue_name, connection="SB")
+        def on_job(msg: func.ServiceBusMessage) -> None:
+            nonlocal active, most
+            with guard:
+                active += 1
+                most = max(most, active)
+            time.sleep(0.2)
+            with guard:
+                active -= 1
+
+        for i in range(4):
+            in_process_queue(queue_name).send({}, message_id=f"m{i}")
+        with serve(app, timers=False, app_dir=tmp_path):
+            assert in_process_queue(queue_name).drain(5)
+        assert most == expected_most
