@@ -15,7 +15,7 @@ from core.model import Direction, SyncDirection
 
 __all__ = [
     "CoupleCommand", "SyncCommand", "CrmSyncCommand", "parse_couple", "parse_sync", "parse_crm_sync",
-    "require_guid", "require_mapping_name", "parse_object", "parse_ids",
+    "require_guid", "require_mapping_name", "parse_object", "parse_ids", "PageQuery", "parse_page_query",
 ]
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -132,3 +132,25 @@ def parse_crm_sync(body: Any) -> CrmSyncCommand:
     if not isinstance(entity, str) or not re.match(r"^[a-z_]{1,64}$", entity):
         raise InvalidInput("entity", "entity must be a Dataverse table name such as account or contact.")
     return CrmSyncCommand(entity=entity, crm_id=require_guid(data["crmId"], "crmId"))
+
+
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    skipped: bool | None
+    top: int
+    continuation: str | None
+
+
+def parse_page_query(params: Mapping[str, str]) -> PageQuery:
+    """`?skipped=true&top=100&continuation=…` of the list routes."""
+    skipped_text = params.get("skipped")
+    if skipped_text not in (None, "true", "false"):
+        raise InvalidInput("skipped", "skipped must be true or false.")
+    top_text = params.get("top", "100")
+    if not top_text.isdigit() or not 1 <= int(top_text) <= 1000:
+        raise InvalidInput("top", "top must be a whole number from 1 to 1000.")
+    return PageQuery(
+        skipped=None if skipped_text is None else skipped_text == "true",
+        top=int(top_text),
+        continuation=params.get("continuation") or None,
+    )

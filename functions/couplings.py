@@ -4,7 +4,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from core import coupling
-from core.commands import parse_couple, require_guid, require_mapping_name
+from core.commands import parse_couple, parse_page_query, require_guid, require_mapping_name
 from core.errors import InvalidInput
 from functions.deps import deps
 from functions.http import empty, guarded, json_response, read_json
@@ -22,8 +22,10 @@ def get_coupling(req: func.HttpRequest) -> func.HttpResponse:
     def run() -> func.HttpResponse:
         mapping = require_mapping_name(req.route_params.get("mapping"))
         erp_id, crm_id = req.params.get("erpId"), req.params.get("crmId")
-        if (erp_id is None) == (crm_id is None):
-            raise InvalidInput("erpId", "Give exactly one of the query parameters erpId or crmId.")
+        if erp_id is not None and crm_id is not None:
+            raise InvalidInput("erpId", "Give one of the query parameters erpId or crmId, not both.")
+        if erp_id is None and crm_id is None:
+            return json_response(coupling.list_couplings(mapping, parse_page_query(req.params), deps()))
         if erp_id is not None:
             return json_response(coupling.find_coupling(mapping, deps(), erp_id=require_guid(erp_id, "erpId")))
         return json_response(coupling.find_coupling(mapping, deps(), crm_id=require_guid(crm_id, "crmId")))

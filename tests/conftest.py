@@ -46,43 +46,12 @@ def bearer(stack: Stack, scope: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
 
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
 
 @pytest.fixture(name="azurite", scope="session")
 def _azurite() -> Iterator[str]:
-    """Azurite's Table service in memory; yields its connection string."""
-    import signal
-    import socket
-    import subprocess
-    import time
+    """Azurite's Table service in memory (devhost.azurite); yields its connection string."""
+    from devhost.azurite import start_azurite
 
-    root = Path(__file__).resolve().parent.parent
-    main_js = root / "node_modules/azurite/dist/src/table/main.js"
-    if not main_js.exists():
-        pytest.fail("Azurite is not installed: run `npm install` in the project root")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        ["node", str(main_js), "--inMemoryPersistence", "--disableTelemetry", "--silent",
-         "--tableHost", "127.0.0.1", "--tablePort", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("Azurite did not start")
-            time.sleep(0.1)
-    yield (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-           f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    azurite = start_azurite()
+    yield azurite.connection_string
+    azurite.stop()
