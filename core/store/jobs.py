@@ -55,7 +55,7 @@ def _to_entity(job: Job, row_key: str) -> dict[str, Any]:
     }
 
 
-def _from_entity(e: Any) -> Job:
+def _from_entity(e: Any, *, updatable: bool = True) -> Job:
     counters = loads(e.get("Counters"), {})
     direction = e.get("Direction")
     return Job(
@@ -65,7 +65,7 @@ def _from_entity(e: Any) -> Job:
         # Counters written by a newer version may hold names this one doesn't know: keep the known ones.
         counters=Counters(**{k: int(v) for k, v in counters.items() if k in _COUNTERS}),
         progress=float(e.get("Progress", 0.0)), message=e.get("Message"), dry_run=bool(e.get("DryRun", False)),
-        etag=e.metadata["etag"],
+        etag=e.metadata["etag"] if updatable else None,
     )
 
 
@@ -118,11 +118,15 @@ class JobStore:
         return _from_entity(rows[0])
 
     def list(self, mapping: str | None = None, top: int = 50) -> builtins.list[Job]:
-        """The newest `top` jobs, of one mapping or of all."""
+        """The newest `top` jobs, of one mapping or of all.
+
+        They are read from the index copies, whose etags are not the job's: they come back with etag None, so
+        an update must start from `get(job_id)`.
+        """
         prefix = "t|" if mapping is None else f"m|{key(mapping)}|"
         top = max(1, min(top, 1000))
         with translated("list jobs"):
             pages = self._table.query_entities(range_filter(), parameters={
                 "pk": _PK, "lo": prefix, "hi": prefix[:-1] + "}"}, results_per_page=top).by_page()
             rows = first_rows(pages, top)
-        return [_from_entity(e) for e in rows]
+        return [_from_entity(e, updatable=False) for e in rows]
