@@ -6,6 +6,7 @@ A body becomes column → value after checking every name and type and resolving
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from emulators.dataverse.errors import BadRequest, ObjectDoesNotExist, UnknownProperty
@@ -48,8 +49,12 @@ def parse_key(text: str) -> KeySpec:
     return key
 
 
+@lru_cache(maxsize=8192)
 def parse_entity_ref(ref: str) -> tuple[Table, KeySpec]:
-    """`/accounts(<id>)`, `accounts(accountnumber='X')` or an absolute URL of one → (table, key)."""
+    """`/accounts(<id>)`, `accounts(accountnumber='X')` or an absolute URL of one → (table, key).
+
+    Cached: a bulk call binds the same currency a thousand times. Callers must not mutate the key.
+    """
     text = ref.strip()
     if API_PREFIX in text:
         text = text.split(API_PREFIX, 1)[1]
@@ -67,10 +72,12 @@ def fields_from_body(store: Store, table: Table, body: Any) -> dict[str, Any]:
         raise BadRequest("The request body must be a JSON object describing one record.")
     fields: dict[str, Any] = {}
     columns = table.columns
+    plain = table.plain_types
     for name, value in body.items():
         kind = columns.get(name)
         if kind is not None:
-            if value is not None:
+            # Fast path for the common case; options, GUIDs and misfits get the full check.
+            if value is not None and type(value) not in plain.get(name, ()):
                 check_value(table, name, kind, value)
             fields[name] = value
         elif "@" in name:

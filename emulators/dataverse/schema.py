@@ -55,6 +55,7 @@ class Table:
     readable: tuple[str, ...] = ()
     binds: dict[str, tuple[Lookup, str]] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    plain_types: dict[str, tuple[type, ...]] = field(default_factory=dict)  # columns checked by type alone
 
     @property
     def type_name(self) -> str:
@@ -76,6 +77,8 @@ def _table(**kwargs: Any) -> Table:
     object.__setattr__(t, "readable", readable)
     object.__setattr__(t, "binds", binds)
     object.__setattr__(t, "defaults", defaults)
+    plain = {"string": (str,), "int": (int,), "money": (int, float), "bool": (bool,)}
+    object.__setattr__(t, "plain_types", {c: plain[k] for c, k in t.columns.items() if k in plain})
     return t
 
 
