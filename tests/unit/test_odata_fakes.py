@@ -35,7 +35,7 @@ class FakeAdapter(BaseAdapter):
             raise answer
         answer.request = request
         answer.url = request.url or ""
-        answer.connection = self
+        answer.connection = self  # type: ignore[assignment]
         return answer
 
     def close(self) -> None:

@@ -125,3 +125,37 @@ class TestSessionRetryLoop:
         with pytest.raises(Retriable):
             session.request("POST", "https://h/x", json={})
         assert len(sent) == 1
+
+
+class TestApplyInChunks:
+    def test_chunks_and_resends_only_retriable_ops(self) -> None:
+        from core.odata import WriteOp, WriteResult, apply_in_chunks
+
+        ops = [WriteOp("update", "accounts", str(n), "e", ref=str(n)) for n in range(5)]
+        sent: list[list[str]] = []
+
+        def send(chunk: Any) -> list[WriteResult]:
+            sent.append([op.ref for op in chunk])
+            first_round = len(sent) <= 3
+            return [WriteResult(op, error=retriable(429, retry_after=2.0) if op.ref == "1" and first_round
+                                else Rejected("no", service="crm", status=400) if op.ref == "3" else None)
+                    for op in chunk]
+        sleeps: list[float] = []
+        results = apply_in_chunks(ops, size=2, send=send, retry=RetryPolicy(), sleep=sleeps.append,
+                                  idempotent=lambda op: True)
+        assert sent == [["0", "1"], ["2", "3"], ["4"], ["1"]]
+        assert sleeps == [2.0]
+        assert [r.ok for r in results] == [True, True, True, False, True]
+
+    def test_gives_up_after_the_policy_attempts(self) -> None:
+        from core.odata import WriteOp, WriteResult, apply_in_chunks
+
+        op = WriteOp("create", "customers", ref="x")
+        calls: list[int] = []
+
+        def send(chunk: Any) -> list[WriteResult]:
+            calls.append(1)
+            return [WriteResult(o, error=retriable(503)) for o in chunk]
+        results = apply_in_chunks([op], size=100, send=send, retry=RetryPolicy(attempts=3, jitter=0.0),
+                                  sleep=lambda s: None, idempotent=lambda o: False)
+        assert len(calls) == 3 and isinstance(results[0].error, Retriable)
