@@ -1,8 +1,10 @@
 """ErrorStore: the Errors table, one row per failed record (F10, X11), readable four ways.
 
-Each error is written as up to four copies, one per way it is read, each in its own partition with RowKey
-`<newest-first time>|<id>`, so every read is one ascending range scan that stops after `top` rows:
-`all` (every mapping) · `m|<mapping>` · `c|<mapping>|<erpId>` (one coupling's errors) · `j|<jobId>`.
+Each error is written as up to four copies, one per way it is read, so every read is one ascending range scan
+that stops after `top` rows (`<t>` = newest-first time):
+partition `all`, row `<t>|<id>` (every mapping) · partition `m|<mapping>`, rows `t|<t>|<id>` (the mapping's) and
+`c|<erpId>|<t>|<id>` (one coupling's) · partition `j|<jobId>`, row `<t>|<id>`.
+The two mapping views share a partition so a failing pass costs few transactions (X1), not one per coupling.
 Error rows are append-only (upserts, so a redelivered chunk rewrites the same row) until a coupling's are deleted.
 """
 from __future__ import annotations
@@ -14,7 +16,17 @@ from typing import Any
 from core.errors import StaleWrite
 from core.model import Direction, ErrorCategory, SyncError
 from core.store._batches import submit_grouped
-from core.store._tables import TableClient, UpdateMode, first_rows, from_utc, inverted_ms, key, to_utc, translated
+from core.store._tables import (
+    TableClient,
+    UpdateMode,
+    first_rows,
+    from_utc,
+    inverted_ms,
+    key,
+    range_filter,
+    to_utc,
+    translated,
+)
 
 __all__ = ["ErrorStore"]
 
@@ -22,26 +34,28 @@ _DETAIL_MAX = 30_000  # a string property holds at most 64 KiB (32 K UTF-16 char
 _ALL = "all"
 
 
-def _coupling_pk(mapping: str, erp_id: str) -> str:
-    return f"c|{key(mapping)}|{key(erp_id)}"
+def _mapping_pk(mapping: str) -> str:
+    return f"m|{key(mapping)}"
 
 
-def _partitions(e: SyncError) -> list[str]:
-    pks = [_ALL, f"m|{key(e.mapping)}"]
+def _coupling_prefix(erp_id: str) -> str:
+    return f"c|{key(erp_id)}|"
+
+
+def _copies(e: SyncError) -> list[tuple[str, str]]:
+    """(PartitionKey, RowKey) of every copy of an error."""
+    row = f"{inverted_ms(e.occurred_on)}|{key(e.id)}"
+    copies = [(_ALL, row), (_mapping_pk(e.mapping), f"t|{row}")]
     if e.erp_id is not None:
-        pks.append(_coupling_pk(e.mapping, e.erp_id))
+        copies.append((_mapping_pk(e.mapping), _coupling_prefix(e.erp_id) + row))
     if e.job_id is not None:
-        pks.append(f"j|{key(e.job_id)}")
-    return pks
+        copies.append((f"j|{key(e.job_id)}", row))
+    return copies
 
 
-def _row_key(e: SyncError) -> str:
-    return f"{inverted_ms(e.occurred_on)}|{key(e.id)}"
-
-
-def _to_entity(e: SyncError, pk: str) -> dict[str, Any]:
+def _to_entity(e: SyncError, pk: str, rk: str) -> dict[str, Any]:
     return {
-        "PartitionKey": pk, "RowKey": _row_key(e), "Id": e.id, "JobId": e.job_id, "Mapping": e.mapping,
+        "PartitionKey": pk, "RowKey": rk, "Id": e.id, "JobId": e.job_id, "Mapping": e.mapping,
         "ErpId": e.erp_id, "CrmId": e.crm_id, "Direction": e.direction.value if e.direction else None,
         "Category": e.category.value, "Message": e.message[:_DETAIL_MAX],
         "Detail": e.detail[:_DETAIL_MAX] if e.detail else e.detail, "OccurredOn": to_utc(e.occurred_on),
@@ -69,33 +83,37 @@ class ErrorStore:
 
     def add_many(self, errors: Iterable[SyncError]) -> None:
         """Write every copy of every error, in transactions of ≤ 100 rows per partition (X1)."""
-        rows = [_to_entity(e, pk) for e in errors for pk in _partitions(e)]
+        rows = [_to_entity(e, pk, rk) for e in errors for pk, rk in _copies(e)]
         submit_grouped(self._table, "add errors", rows, lambda r: r["PartitionKey"], lambda r: (r["RowKey"],), 1,
                        lambda r: [("upsert", r, {"mode": UpdateMode.REPLACE})], lambda r, op, code: None)
 
     def list(self, mapping: str | None = None, top: int = 100) -> builtins.list[SyncError]:
         """The newest `top` errors, of one mapping or of all."""
-        return self._read(_ALL if mapping is None else f"m|{key(mapping)}", top)
+        if mapping is None:
+            return self._read(_ALL, None, top)
+        return self._read(_mapping_pk(mapping), "t|", top)
 
     def for_job(self, job_id: str, top: int = 1000) -> builtins.list[SyncError]:
-        return self._read(f"j|{key(job_id)}", top)
+        return self._read(f"j|{key(job_id)}", None, top)
 
     def for_coupling(self, mapping: str, erp_id: str, top: int = 1000) -> builtins.list[SyncError]:
-        return self._read(_coupling_pk(mapping, erp_id), top)
+        return self._read(_mapping_pk(mapping), _coupling_prefix(erp_id), top)
 
     def delete_for_coupling(self, mapping: str, erp_id: str) -> int:
         """Remove a coupling's errors from every view (they are resolved); answers how many errors went."""
-        errors = self._read(_coupling_pk(mapping, erp_id), top=100_000)
-        keys = [(pk, _row_key(e)) for e in errors for pk in _partitions(e)]
+        errors = self.for_coupling(mapping, erp_id, top=100_000)
+        keys = [k for e in errors for k in _copies(e)]
         # A copy already gone (deleted concurrently) is dropped and the rest of its batch resubmitted.
         submit_grouped(self._table, "delete errors", keys, lambda k: k[0], lambda k: (k[1],), 1,
                        lambda k: [("delete", {"PartitionKey": k[0], "RowKey": k[1]})],
                        lambda k, op, code: StaleWrite(k[1]) if code == "ResourceNotFound" else None)
         return len(errors)
 
-    def _read(self, pk: str, top: int) -> builtins.list[SyncError]:
+    def _read(self, pk: str, prefix: str | None, top: int) -> builtins.list[SyncError]:
         top = max(1, top)
+        query, params = "PartitionKey eq @pk", {"pk": pk}
+        if prefix is not None:
+            query, params = range_filter(), {"pk": pk, "lo": prefix, "hi": prefix[:-1] + "}"}
         with translated("list errors"):
-            pages = self._table.query_entities("PartitionKey eq @pk", parameters={"pk": pk},
-                                               results_per_page=min(top, 1000)).by_page()
+            pages = self._table.query_entities(query, parameters=params, results_per_page=min(top, 1000)).by_page()
             return [_from_entity(row) for row in first_rows(pages, top)]
