@@ -1,6 +1,6 @@
 """The Dataverse emulator's `/_admin/` extras: reset, seed, edit and delete as a person, raw rows, webhooks.
 
-`by` names a person by systemuserid, e-mail or full name (an unknown name becomes a new user);
+`by` names a person by systemuserid, e-mail, full or first name (an unknown name becomes a new user);
 without it, edits are Anna de Vries's.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ def person_id(dv: Dataverse, by: Any) -> str:
     with dv.store.lock:
         for row in dv.store.rows["systemuser"].values():
             if text.lower() in (row["systemuserid"], str(row["internalemailaddress"]).lower(),
-                                str(row["fullname"]).lower()):
+                                str(row["fullname"]).lower(), str(row["firstname"]).lower()):
                 return str(row["systemuserid"])
         with dv.store.transaction() as txn:
             ident = str(uuid.uuid4())
