@@ -61,8 +61,9 @@ def applied_state(coupling: Coupling, action: Action, *, destination_modified_on
         coupling: the coupling (for INSERT/RESTORE/COUPLE, the new one with both ids).
         action: the applied action.
         destination_modified_on: the destination's modified-on after the write, if one was made.
-        field_hashes: hashes recomputed from the written records (`core.fields.synced_hashes`); default the
-            action's prediction.
+        field_hashes: hashes recomputed from the records as written (`core.fields.synced_hashes` over both
+            sides' returned fields; for INSERT/RESTORE/COUPLE over every key, so fields the service derives,
+            such as a contact's fullname, get a baseline too); default the action's prediction.
         job_id: the job that applied it.
 
     Returns:

@@ -279,8 +279,11 @@ def _modify(kind: ActionKind, args: dict[str, Any], mapping: Mapping, direction:
     dest_after = {**destination.fields, **changes}
     hashes = _hashes_after(mapping, src, stored, source, dest_after, synced, unsynced)
     reverse = Direction.FROM_CRM if direction is Direction.TO_CRM else Direction.TO_CRM
+    # Only a known baseline proves a destination edit; a missing one (a field never synced) must not hold
+    # the destination's timestamp back, or every later pass would see that side as changed.
     pending = mapping.direction.allows(reverse) and any(
-        changes_by_key[fm.key].changed(dst) and fm.key not in synced for fm in mapping.fields_for(reverse))
+        changes_by_key[fm.key].last_synced is not None and changes_by_key[fm.key].changed(dst)
+        and fm.key not in synced for fm in mapping.fields_for(reverse))
     if kind is ActionKind.MODIFY and not changes:
         return Action(ActionKind.UNCHANGED, **args, field_hashes=hashes, refresh=True,
                       destination_pending=pending, reason="no field differs")

@@ -349,3 +349,22 @@ class TestErrorState:
     def test_nothing_recorded_for_a_conflict(self) -> None:
         action = plan(TO, *BOTH_CHANGED_SAME_FIELD, synced())
         assert applied_state(synced(), action) == synced()
+
+
+class TestPending:
+    REVERSE_ONLY = dataclasses.replace(M, field_mappings=(
+        FieldMapping("displayName", "name", TO), FieldMapping("phoneNumber", "telephone1", FROM)))
+
+    @pytest.mark.parametrize(("baseline", "crm_phone", "pending"), [
+        (True, "020 1234", True), (True, None, False), (False, "020 1234", False),
+    ], ids=["reverse-field-edited", "reverse-field-untouched", "no-baseline"])
+    def test_reverse_only_field_edited_on_the_destination(self, baseline: bool, crm_phone: str | None,
+                                                          pending: bool) -> None:
+        m = self.REVERSE_ONLY
+        hashes = synced_hashes(m, ERP, CRM)
+        if not baseline:
+            del hashes["phoneNumber|telephone1"]
+        coupling = synced(m, field_hashes=hashes)
+        action = plan(TO, erp(ms(1000), displayName="Acme BV"), crm(ms(2000), telephone1=crm_phone), coupling, m)
+        assert (action.kind, dict(action.changes)) == (ActionKind.MODIFY, {"name": "Acme BV"})
+        assert action.destination_pending is pending
