@@ -102,7 +102,7 @@ class ODataSession:
     def close(self) -> None:
         self.http.close()
 
-    def _send_once(self, method: str, url: str, *, idempotent: bool, **kwargs: Any) -> requests.Response:
+    def _send_once(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         with self._stats_lock:
             self._stats[method] += 1
         with self._slots:  # held while on the wire, never while backing off
@@ -153,7 +153,7 @@ class ODataSession:
         policy = self.retry
         while True:
             try:
-                response = self._send_once(method, full_url, idempotent=safe, json=json, data=data,
+                response = self._send_once(method, full_url, json=json, data=data,
                                            headers=dict(headers or {}))
                 classify(response, service=self.service, clock=self._clock)
                 return response
