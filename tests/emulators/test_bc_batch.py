@@ -17,7 +17,7 @@ class TestBatch:
     def test_operations_run_and_answer_each_their_own_status(self, bc: Bc) -> None:
         company = bc.stack.info.bc_company_id
         existing = bc.create("customers", {"displayName": "Old"})
-        ops = [
+        ops: list[dict[str, Any]] = [
             {"id": "a", "method": "POST", "url": f"companies({company})/customers", "body": {"displayName": "New"}},
             {"id": "b", "method": "PATCH", "url": f"companies({company})/customers({existing['id']})",
              "headers": {"If-Match": existing["@odata.etag"]}, "body": {"city": "Aarhus"}},
