@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Field", "EntitySpec", "ENTITIES", "BLANK_GUID", "BLANK_DATE", "blank_record"]
+__all__ = ["Field", "EntitySpec", "ENTITIES", "FIELD_MAPS", "BLANK_GUID", "BLANK_DATE", "blank_record"]
 
 BLANK_GUID = "00000000-0000-0000-0000-000000000000"
 BLANK_DATE = "0001-01-01"
@@ -137,6 +137,10 @@ CURRENCY = EntitySpec(
 ENTITIES: dict[str, EntitySpec] = {e.set_name: e for e in (CUSTOMER, VENDOR, CONTACT, ITEM, CURRENCY)}
 
 
+_BLANKS = {name: {f.name: f.blank() for f in spec.fields} for name, spec in ENTITIES.items()}
+FIELD_MAPS: dict[str, dict[str, Field]] = {name: spec.field_map() for name, spec in ENTITIES.items()}
+
+
 def blank_record(spec: EntitySpec) -> dict[str, Any]:
     """Every field at BC's blank value (BC has no nulls: '', 0, false, the zero GUID, 0001-01-01)."""
-    return {f.name: f.blank() for f in spec.fields}
+    return dict(_BLANKS[spec.set_name])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import total_ordering
 from typing import Any
 
-from emulators.bc.entities import EntitySpec
+from emulators.bc.entities import FIELD_MAPS, EntitySpec
 from emulators.bc.errors import BadRequest, PageSizeTooLarge
 from emulators.bc.state import Table
 from emulators.odata_query import QueryError, filter_fields, parse_filter, parse_orderby, parse_select
@@ -92,7 +92,7 @@ def check_select(spec: EntitySpec, text: str | None) -> list[str] | None:
 
 
 def _check_fields(spec: EntitySpec, names: list[str]) -> None:
-    fields = spec.field_map()
+    fields = FIELD_MAPS[spec.set_name]
     for name in names:
         if name not in fields:
             raise BadRequest(f"Could not find a property named '{name}' on type 'Microsoft.NAV.{spec.type_name}'.")

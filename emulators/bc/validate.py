@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from emulators.bc.entities import EntitySpec, Field
+from emulators.bc.entities import FIELD_MAPS, EntitySpec, Field
 from emulators.bc.errors import BadRequest, ReadOnlyProperty, StringExceededLength
 
 __all__ = ["check_body", "check_value", "GUID_RE", "normalize_guid"]
@@ -31,7 +31,7 @@ def check_body(spec: EntitySpec, body: Any, *, person: bool = False) -> dict[str
     """The body's properties, type-checked and normalized; raises the 400 BC would answer."""
     if not isinstance(body, dict):
         raise BadRequest("Invalid Request Body")
-    fields = spec.field_map()
+    fields = FIELD_MAPS[spec.set_name]
     out: dict[str, Any] = {}
     for name, value in body.items():
         if name.startswith("@odata."):

@@ -250,7 +250,7 @@ class WebhookHub:
                 now = time.monotonic()
                 due = [e for e, w in self._windows.items() if force or now - w.opened >= self.debounce_s]
                 batches = [(e, self._windows.pop(e)) for e in due]
-                targets = {e: [s for sid, s in self.subscriptions.items() if self._entity[sid] == e] for e in due}
+                targets = {e: [s for sid, s in self.subscriptions.items() if self._entity.get(sid) == e] for e in due}
             posts = 0
             for entity, window in batches:
                 for sub in targets[entity]:
