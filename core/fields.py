@@ -260,13 +260,15 @@ def transfer(record: Record, mapping: Mapping, direction: Direction, lookups: Lo
             failures.append(FieldFailure(fm.key, dest, f"transform of {dest}: {exc}", ErrorCategory.CONFIG))
             continue
         cleared = False
-        if fm.lookup is not None and fm.constant is None and normalize(value) is not None:
+        if fm.lookup is not None and fm.constant is None and normalize(value) is None:
+            value = BLANK_GUID if direction is Direction.FROM_CRM else None  # a blank reference stays blank
+        elif fm.lookup is not None and fm.constant is None:
             ref = parse_lookup(fm.lookup)
             found, translated = lookups.resolve(ref, source, value)
             if found:
                 value = translated
             elif fm.clear_on_failure:
-                value, cleared = None, True
+                value, cleared = (BLANK_GUID if direction is Direction.FROM_CRM else None), True
             else:
                 failures.append(FieldFailure(
                     fm.key, dest, f"{src} {value} is not coupled in {' or '.join(ref.mappings)}",

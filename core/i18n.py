@@ -21,6 +21,8 @@ _TEXTS: dict[str, dict[str, str]] = {
                                  "da": "Det andet system er optaget eller utilgængeligt"},
     "title.remote-rejected": {"en": "The other system refused the change", "nl": "Het andere systeem weigerde de wijziging",
                               "da": "Det andet system afviste ændringen"},
+    "title.record-failed": {"en": "The record could not be synchronized", "nl": "Het record kon niet worden gesynchroniseerd",
+                            "da": "Posten kunne ikke synkroniseres"},
     "title.internal": {"en": "Something went wrong", "nl": "Er ging iets mis", "da": "Noget gik galt"},
     # The CRM ribbon (F4): words a salesperson understands.
     "ribbon.not-coupled-only-coupled": {

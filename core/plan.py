@@ -16,7 +16,7 @@ from typing import Any
 
 from core.errors import Conflict
 from core.fields import (
-    NOT_SYNCED, FieldFailure, LookupTable, TransferredField, decode_pair, encode_pair, field_changes, same_value,
+    NOT_SYNCED, FieldChange, FieldFailure, LookupTable, TransferredField, decode_pair, encode_pair, field_changes, same_value,
     side_of, synced_hashes, transfer,
 )
 from core.model import (
@@ -115,12 +115,21 @@ def side_changed(current: dt.datetime | None, stored: dt.datetime | None) -> boo
 
 
 def changed_sides(coupling: Coupling, erp_modified_on: dt.datetime | None,
-                  crm_modified_on: dt.datetime | None) -> tuple[bool, bool]:
+                  crm_modified_on: dt.datetime | None,
+                  changes: MappingABC[str, FieldChange] | None = None) -> tuple[bool, bool]:
     """(ERP changed, CRM changed) since the last sync. A failed write TO one side makes the other side count
-    as changed, so the failed direction is retried (bc-behaviour §2.3), unless the coupling is skipped."""
+    as changed, so the failed direction is retried (bc-behaviour §2.3), unless the coupling is skipped.
+
+    Beyond F9's timestamps: a field whose value differs from its known last synced value also marks its
+    side changed. Dataverse's `modifiedon` has whole seconds, so a person's edit in the same second as
+    Koppel's own write is invisible to timestamps alone; the hashes still see it (no lost edits)."""
     retry = not coupling.skipped
     erp = side_changed(erp_modified_on, coupling.erp_modified_on) or (retry and coupling.crm_result == RESULT_FAILURE)
     crm = side_changed(crm_modified_on, coupling.crm_modified_on) or (retry and coupling.erp_result == RESULT_FAILURE)
+    for fc in (changes or {}).values():
+        if fc.last_synced is not None:
+            erp = erp or fc.erp_changed
+            crm = crm or fc.crm_changed
     return erp, crm
 
 
@@ -217,7 +226,8 @@ def _modify(kind: ActionKind, args: dict[str, Any], mapping: Mapping, direction:
     stored: MappingABC[str, str] = coupling.field_hashes if coupling is not None else {}
     erp_rec, crm_rec = (source, destination) if src is Side.ERP else (destination, source)
     if coupling is not None:
-        erp_changed, crm_changed = changed_sides(coupling, erp_rec.modified_on, crm_rec.modified_on)
+        erp_changed, crm_changed = changed_sides(coupling, erp_rec.modified_on, crm_rec.modified_on,
+                                                 field_changes(mapping, stored, erp_rec.fields, crm_rec.fields))
     else:
         erp_changed = crm_changed = True
     src_changed, dst_changed = (erp_changed, crm_changed) if src is Side.ERP else (crm_changed, erp_changed)
@@ -327,7 +337,8 @@ def auto_direction(mapping: Mapping, erp_record: Record, crm_record: Record, cou
     `()` means neither side changed; `(TO_CRM, FROM_CRM)` means both changed with nothing clashing (merge:
     each side's changes flow, toCrm first as in a scheduled run, bc-behaviour §2.1).
     """
-    erp_changed, crm_changed = changed_sides(coupling, erp_record.modified_on, crm_record.modified_on)
+    erp_changed, crm_changed = changed_sides(coupling, erp_record.modified_on, crm_record.modified_on, field_changes(
+        mapping, coupling.field_hashes, erp_record.fields, crm_record.fields))
     if mapping.direction is not Direction.BIDIRECTIONAL:
         source_changed = erp_changed if mapping.direction is Direction.TO_CRM else crm_changed
         return (mapping.direction,) if source_changed else ()

@@ -111,7 +111,7 @@ def start_stack(
         signer, tenant=TENANT, environment=ENVIRONMENT, company_id=COMPANY_ID,
         audience=BC_AUDIENCE, webhook_debounce_s=webhook_debounce_s, ca_bundle=str(certs.bundle_path),
     )
-    dataverse = Dataverse(signer, ca_bundle=str(certs.bundle_path))
+    dataverse = Dataverse(signer, ca_bundle=str(certs.bundle_path), client_id=creds["clientId"])
     servers = {
         "entra": EmulatorServer(entra, ctx, host=host, port=entra_port),
         # api-facts §B.7: 5 processing, up to 95 queued, then 429.

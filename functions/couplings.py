@@ -8,13 +8,14 @@ from core.commands import parse_couple, parse_page_query, require_guid, require_
 from core.errors import InvalidInput
 from functions.deps import deps
 from functions.http import empty, guarded, json_response, read_json
+from functions.views import coupling_json, coupling_page_json, couple_result_json
 
 bp = func.Blueprint()
 
 
 @bp.route(route="couplings", methods=["POST"])
 def couple(req: func.HttpRequest) -> func.HttpResponse:
-    return guarded(req, lambda: json_response(coupling.couple_record(parse_couple(read_json(req)), deps()), 201))
+    return guarded(req, lambda: json_response(couple_result_json(coupling.couple_record(parse_couple(read_json(req)), deps())), 201))
 
 
 @bp.route(route="couplings/{mapping}", methods=["GET"])
@@ -25,10 +26,10 @@ def get_coupling(req: func.HttpRequest) -> func.HttpResponse:
         if erp_id is not None and crm_id is not None:
             raise InvalidInput("erpId", "Give one of the query parameters erpId or crmId, not both.")
         if erp_id is None and crm_id is None:
-            return json_response(coupling.list_couplings(mapping, parse_page_query(req.params), deps()))
+            return json_response(coupling_page_json(coupling.list_couplings(mapping, parse_page_query(req.params), deps())))
         if erp_id is not None:
-            return json_response(coupling.find_coupling(mapping, deps(), erp_id=require_guid(erp_id, "erpId")))
-        return json_response(coupling.find_coupling(mapping, deps(), crm_id=require_guid(crm_id, "crmId")))
+            return json_response(coupling_json(coupling.find_coupling(mapping, deps(), erp_id=require_guid(erp_id, "erpId"))))
+        return json_response(coupling_json(coupling.find_coupling(mapping, deps(), crm_id=require_guid(crm_id, "crmId"))))
 
     return guarded(req, run)
 

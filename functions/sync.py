@@ -7,6 +7,7 @@ from core import ribbon, sync_now
 from core.commands import parse_crm_sync, parse_sync
 from functions.deps import deps
 from functions.http import guarded, json_response, read_json
+from functions.views import ribbon_json, sync_outcome_json
 
 bp = func.Blueprint()
 
@@ -14,8 +15,7 @@ bp = func.Blueprint()
 @bp.route(route="sync", methods=["POST"])
 def sync_records(req: func.HttpRequest) -> func.HttpResponse:
     def run() -> func.HttpResponse:
-        outcome = sync_now.sync_records(parse_sync(read_json(req)), deps())
-        return json_response(outcome.body, outcome.status)
+        return json_response(sync_outcome_json(sync_now.sync_records(parse_sync(read_json(req)), deps())))
 
     return guarded(req, run)
 
@@ -24,6 +24,6 @@ def sync_records(req: func.HttpRequest) -> func.HttpResponse:
 def crm_sync(req: func.HttpRequest) -> func.HttpResponse:
     def run() -> func.HttpResponse:
         answer = ribbon.sync_from_crm(parse_crm_sync(read_json(req)), deps(), req.headers.get("Accept-Language"))
-        return json_response(answer)
+        return json_response(ribbon_json(answer))
 
     return guarded(req, run)

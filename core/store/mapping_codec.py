@@ -10,6 +10,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
+from core.fields import validate_lookup
+from core.transforms import validate_transform
 from core.errors import InvalidInput
 from core.model import (
     DeletePolicy,
@@ -132,8 +134,8 @@ def _field_mapping(data: Any, path: str, mapping: str, direction: Direction) -> 
         raise InvalidInput(r.at("constant"), "constant must be a string, number, true or false.")
     f = FieldMapping(
         erp_field=erp_field, crm_field=crm_field, direction=r.choice("direction", Direction, Direction.BIDIRECTIONAL),
-        constant=constant, enabled=r.flag("enabled", True), transform=r.text("transform", pattern=_FIELD),
-        lookup=r.text("lookup", pattern=NAME_PATTERN), clear_on_failure=r.flag("clearOnFailure", False),
+        constant=constant, enabled=r.flag("enabled", True), transform=r.text("transform"),
+        lookup=r.text("lookup"), clear_on_failure=r.flag("clearOnFailure", False),
         not_null=r.flag("notNull", False), match_priority=r.integer("matchPriority", None, 0),
         case_sensitive=r.flag("caseSensitive", False),
     )
@@ -143,8 +145,12 @@ def _field_mapping(data: Any, path: str, mapping: str, direction: Direction) -> 
         raise InvalidInput(r.at("constant"), "A constant is written to one side: give only erpField or crmField.")
     if f.clear_on_failure and f.not_null:
         raise InvalidInput(r.at("clearOnFailure"), "clearOnFailure writes an empty value, which notNull forbids.")
-    if f.lookup is not None and f.lookup == mapping:
-        raise InvalidInput(r.at("lookup"), "A field cannot look up through its own mapping.")
+    lookup_problem = validate_lookup(f.lookup, mapping)
+    if lookup_problem:
+        raise InvalidInput(r.at("lookup"), f"{lookup_problem[0].upper()}{lookup_problem[1:]}.")
+    transform_problem = validate_transform(f.transform) if f.transform else None
+    if transform_problem:
+        raise InvalidInput(r.at("transform"), f"{transform_problem[0].upper()}{transform_problem[1:]}.")
     if direction is not Direction.BIDIRECTIONAL and f.direction not in (direction, Direction.BIDIRECTIONAL):
         raise InvalidInput(r.at("direction"), f"The mapping runs {direction.value}, so this field cannot run "
                                               f"{f.direction.value}.")

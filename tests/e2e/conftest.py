@@ -1,7 +1,9 @@
 """End-to-end fixtures: the real function_app served by devhost, on the emulators and Azurite."""
 from __future__ import annotations
 
+import itertools
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +37,9 @@ class App:
         rows = requests.get(f"{self.stack.info.dataverse_url}/_admin/records/{entity}", timeout=30).json()
         return {r[id_field]: r for r in _rows(rows)}
 
-    def seed(self, side: str, entity: str, count: int, seed: int = 1) -> list[str]:
+    def seed(self, side: str, entity: str, count: int, seed: int | None = None) -> list[str]:
+        """Seed records; each call gets its own seed, so ids never repeat within a session."""
+        seed = next(_SEEDS) if seed is None else seed
         url = self.stack.info.bc_url if side == "erp" else self.stack.info.dataverse_url
         resp = requests.post(f"{url}/_admin/seed", json={"entity": entity, "count": count, "seed": seed}, timeout=60)
         resp.raise_for_status()
@@ -56,6 +60,9 @@ class App:
         url = self.stack.info.bc_url if side == "erp" else self.stack.info.dataverse_url
         counts: dict[str, Any] = requests.get(f"{url}/_admin/requests", timeout=30).json()
         return counts
+
+
+_SEEDS = itertools.count(int(time.time()) % 100_000 * 1000)
 
 
 def _rows(payload: Any) -> list[dict[str, Any]]:

@@ -161,7 +161,8 @@ class TestSyncOne:
 
     def test_a_unidirectional_mapping_refuses_the_other_direction(self, app: App) -> None:
         [currency] = app.seed("erp", "currencies", 1)
-        created = app.call("POST", "/couplings", json={"mapping": "CURRENCY", "erpId": currency, "createNew": True})
+        [crm_currency] = app.seed("crm", "transactioncurrencies", 1)
+        created = app.call("POST", "/couplings", json={"mapping": "CURRENCY", "erpId": currency, "crmId": crm_currency})
         assert created.status_code == 201, created.text
 
         resp = app.call("POST", "/sync", json={"mapping": "CURRENCY", "erpIds": [currency], "direction": "fromCrm"})

@@ -164,7 +164,10 @@ class TestTransfer:
     def test_blank_lookup_needs_no_translation(self) -> None:
         m = mapping(FieldMapping("currencyId", "transactioncurrencyid", lookup="CURRENCY"))
         out = transfer(rec(currencyId="00000000-0000-0000-0000-000000000000"), m, Direction.TO_CRM, LookupTable())
-        assert out.failures == () and out.values == {"transactioncurrencyid": "00000000-0000-0000-0000-000000000000"}
+        # Dataverse has nulls, BC has the zero GUID: a blank reference is written as each side spells blank.
+        assert out.failures == () and out.values == {"transactioncurrencyid": None}
+        back = transfer(Record("c", T0, {"transactioncurrencyid": None}), m, Direction.FROM_CRM, LookupTable())
+        assert back.failures == () and back.values == {"currencyId": "00000000-0000-0000-0000-000000000000"}
 
     def test_not_null_skips_a_none_value(self) -> None:
         m = mapping(FieldMapping("salespersonCode", "ownerid", Direction.TO_CRM, not_null=True))

@@ -1,0 +1,285 @@
+"""The synchronizer: runs one pass over a page of source records (DESIGN decision 1).
+
+Read the page's couplings in one query, the coupled destination rows in one request, the lookup
+translations in bulk; plan every record (pure, `core.plan`); then apply the plan with the
+destination's batch API and Table Storage transactions, and record results, errors and counters.
+A destination changed between our read and our write (stale ETag, X8) is re-read and re-planned
+once, so a person's edit becomes a merge or a conflict, never a blind overwrite.
+"""
+from __future__ import annotations
+
+
+from collections.abc import Mapping as MappingABC, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.coupling_state import applied_state, next_error_state
+from core.deps import Deps
+from core.errors import (
+    AlreadyCoupled, AuthError, KoppelError, Rejected, RemoteError, Retriable, StaleWrite,
+)
+from core.fields import LookupTable, lookup_requests, parse_lookup, side_of, synced_hashes
+from core.model import Counters, Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncError
+from core.odata import WriteOp, WriteResult
+from core.plan import Action, ActionKind, plan_page
+
+__all__ = ["PageResult", "Outcome", "sync_page", "read_records", "category_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one record: the action as applied (or planned, in a dry run) and any error."""
+
+    action: Action
+    error: str | None = None
+    category: ErrorCategory | None = None
+    coupling: Coupling | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    outcomes: tuple[Outcome, ...]
+    counters: Counters
+    errors: tuple[SyncError, ...] = field(default_factory=tuple)
+
+
+def category_of(err: KoppelError) -> ErrorCategory:
+    """X11: the error category that decides retry versus skip."""
+    if isinstance(err, StaleWrite):
+        return ErrorCategory.CONCURRENCY
+    if isinstance(err, Retriable):
+        return ErrorCategory.THROTTLED if err.status == 429 else ErrorCategory.TRANSIENT
+    if isinstance(err, AuthError):
+        return ErrorCategory.AUTH
+    if isinstance(err, Rejected):
+        return ErrorCategory.VALIDATION
+    if isinstance(err, RemoteError):
+        return ErrorCategory.TRANSIENT
+    return ErrorCategory.VALIDATION
+
+
+def read_records(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str]) -> dict[str, Record]:
+    """Read records of one side by id, in bulk (never one request per id)."""
+    if not ids:
+        return {}
+    if side is Side.ERP:
+        return deps.erp().read_by_ids(mapping.erp_entity, list(ids), mapping.source_fields(Side.ERP))
+    return deps.crm().read_by_ids(mapping.crm_entity, mapping.crm_id_field, list(ids), mapping.source_fields(Side.CRM))
+
+
+def _lookups(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record]) -> LookupTable:
+    """Translate every lookup value of the page through the target mappings' couplings, one query per target."""
+    wanted = lookup_requests(mapping, direction, sources)
+    if not wanted:
+        return LookupTable()
+    couplings = deps.storage().couplings
+    entries: dict[tuple[str, Side], dict[str, str]] = {}
+    for (table_key, side), values in wanted.items():
+        name, _, erp_key = table_key.partition(":")
+        if erp_key or not values:
+            continue  # by-number lookups need the target's ERP records; unresolved → the record fails as dependency
+        if side is Side.ERP:
+            entries[(table_key, side)] = {k: c.crm_id for k, c in couplings.find_by_erp(name, values).items()}
+        else:
+            entries[(table_key, side)] = {k: c.erp_id for k, c in couplings.find_by_crm(name, values).items()}
+    return LookupTable.of(entries)
+
+
+def _plan(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], force: bool,
+          couplings: MappingABC[str, Coupling]) -> tuple[list[Action], dict[str, Record]]:
+    src, dst = side_of(direction)
+    dest_ids = [c.crm_id if dst is Side.CRM else c.erp_id for c in couplings.values()]
+    destinations = read_records(deps, mapping, dst, dest_ids)
+    actions = plan_page(mapping, direction, sources, couplings, destinations,
+                        _lookups(deps, mapping, direction, sources), force=force)
+    return actions, destinations
+
+
+def _find_couplings(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str]) -> dict[str, Coupling]:
+    store = deps.storage().couplings
+    return store.find_by_erp(mapping.name, ids) if side is Side.ERP else store.find_by_crm(mapping.name, ids)
+
+
+def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], *,
+              job_id: str | None = None, force: bool = False, dry_run: bool = False,
+              planned_ids: MappingABC[str, str] | None = None) -> PageResult:
+    """Synchronize one page of source records in one direction.
+
+    Args:
+        deps: clients and stores.
+        mapping: the table mapping.
+        direction: toCrm (sources are ERP records) or fromCrm (sources are CRM rows).
+        sources: the page, as read from the source side with the mapping's fields.
+        job_id: the job these results belong to.
+        force: overwrite destination changes (a person chose the direction, or a winner policy).
+        dry_run: plan only (X5): nothing is written anywhere.
+        planned_ids: for creates, the destination id to use per source id (an idempotent create).
+
+    Returns:
+        Per-record outcomes, counters and the error rows written.
+    """
+    src, dst = side_of(direction)
+    couplings = _find_couplings(deps, mapping, src, [r.id for r in sources])
+    actions, destinations = _plan(deps, mapping, direction, sources, force, couplings)
+    if dry_run:
+        outcomes = tuple(Outcome(a) for a in actions)
+        return PageResult(outcomes, _count(outcomes))
+    by_id = {r.id: r for r in sources}
+    outcomes = _apply(deps, mapping, actions, couplings, destinations, by_id, job_id, planned_ids or {})
+    stale = [o for o in outcomes if o.category is ErrorCategory.CONCURRENCY and o.coupling is not None]
+    if stale:
+        # X8: re-read the destinations someone changed meanwhile and plan those records once more.
+        retry_sources = [by_id[_source_id(o.action, src)] for o in stale]
+        fresh = {_source_id(o.action, src): o.coupling for o in stale if o.coupling is not None}
+        again, destinations2 = _plan(deps, mapping, direction, retry_sources, force, fresh)
+        redo = _apply(deps, mapping, again, fresh, destinations2, by_id, job_id, planned_ids or {})
+        replaced = {_source_id(o.action, src): o for o in redo}
+        outcomes = tuple(replaced.get(_source_id(o.action, src), o) for o in outcomes)
+    errors = _record_errors(deps, mapping, outcomes, job_id)
+    return PageResult(outcomes, _count(outcomes), errors)
+
+
+def _source_id(action: Action, src: Side) -> str:
+    value = action.erp_id if src is Side.ERP else action.crm_id
+    assert value is not None
+    return value
+
+
+def _count(outcomes: Sequence[Outcome]) -> Counters:
+    counters = Counters()
+    for o in outcomes:
+        counters = counters.bump("failed" if o.error else o.action.kind.counter)
+    return counters
+
+
+def _write_ops(mapping: Mapping, actions: Sequence[Action], dst: Side, planned: dict[str, str]) -> list[WriteOp]:
+    entity = mapping.crm_entity if dst is Side.CRM else mapping.erp_entity
+    ops = []
+    for i, a in enumerate(actions):
+        dest_id = a.crm_id if dst is Side.CRM else a.erp_id
+        if a.kind in (ActionKind.INSERT, ActionKind.RESTORE):
+            ops.append(WriteOp("create", entity, id=planned.get(str(i)), values=a.changes, ref=str(i)))
+        else:
+            ops.append(WriteOp("update", entity, id=dest_id, etag=a.destination_etag, values=a.changes, ref=str(i)))
+    return ops
+
+
+def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: MappingABC[str, Coupling],
+           destinations: MappingABC[str, Record], sources: MappingABC[str, Record], job_id: str | None,
+           planned_ids: MappingABC[str, str]) -> tuple[Outcome, ...]:
+    if not actions:
+        return ()
+    src, dst = side_of(actions[0].direction)
+    store = deps.storage()
+    writing = [a for a in actions if a.writes]
+    # DESIGN decision 3: a create's destination id is recorded before the create, so a retry after a crash
+    # or a redelivery creates nothing twice. Business Central chooses its own ids, hence CRM creates only.
+    creates = {_source_id(a, src): a for a in writing if a.kind in (ActionKind.INSERT, ActionKind.RESTORE)}
+    planned: dict[str, str] = {}
+    if creates and dst is Side.CRM:
+        proposals = {sid: planned_ids.get(sid) or deps.new_id() for sid in creates}
+        claimed = store.intents.claim_many(mapping.name, src, proposals)
+        planned = {str(i): claimed[_source_id(a, src)] for i, a in enumerate(writing) if _source_id(a, src) in claimed}
+    ops = _write_ops(mapping, writing, dst, planned)
+    client: Any = deps.crm() if dst is Side.CRM else deps.erp()
+    results: dict[int, WriteResult] = {int(r.op.ref): r for r in client.apply_batch(ops)} if ops else {}
+    written = {id(a): results[i] for i, a in enumerate(writing)}
+
+    outcomes: list[Outcome] = []
+    updates: list[Coupling] = []
+    new_couplings: list[Coupling] = []
+    uncouple: list[str] = []
+    now = deps.clock()
+    for a in actions:
+        sid = _source_id(a, src)
+        coupling = couplings.get(sid)
+        result = written.get(id(a))
+        if result is not None and result.error is not None:
+            err = result.error
+            cat = category_of(err)
+            if coupling is not None:
+                updates.append(next_error_state(coupling, cat, err.message, destination=dst, job_id=job_id))
+            outcomes.append(Outcome(a, err.message, cat, coupling))
+            continue
+        if a.kind in (ActionKind.FAIL, ActionKind.CONFLICT):
+            cat = a.category or ErrorCategory.VALIDATION
+            if coupling is not None:
+                updates.append(next_error_state(coupling, cat, a.reason or a.kind.value, destination=dst, job_id=job_id))
+            outcomes.append(Outcome(a, a.reason, cat, coupling))
+            continue
+        if a.kind is ActionKind.UNCOUPLE:
+            if coupling is not None:
+                uncouple.append(coupling.erp_id)
+            outcomes.append(Outcome(a))
+            continue
+        record = result.record if result is not None else None
+        if a.kind in (ActionKind.INSERT, ActionKind.RESTORE) and record is not None:
+            erp_id, crm_id = (sid, record.id) if src is Side.ERP else (record.id, sid)
+            erp_fields, crm_fields = (sources[sid].fields, record.fields) if src is Side.ERP \
+                else (record.fields, sources[sid].fields)
+            base = coupling if (coupling is not None and a.kind is ActionKind.RESTORE) else Coupling(
+                mapping.name, erp_id, crm_id, coupled_on=now)
+            fresh = applied_state(base.with_changes(crm_id=crm_id, erp_id=erp_id), a,
+                                  destination_modified_on=record.modified_on,
+                                  field_hashes=synced_hashes(mapping, erp_fields, crm_fields), job_id=job_id)
+            if a.kind is ActionKind.RESTORE and coupling is not None:
+                old = coupling
+                restored = store.couplings.replace_crm(old, crm_id) if dst is Side.CRM else None
+                if restored is not None:
+                    updates.append(applied_state(restored, a, destination_modified_on=record.modified_on,
+                                                 field_hashes=fresh.field_hashes, job_id=job_id))
+                outcomes.append(Outcome(a, coupling=restored))
+            else:
+                new_couplings.append(fresh)
+                outcomes.append(Outcome(a, coupling=fresh))
+            continue
+        if coupling is not None:
+            updated = applied_state(coupling, a, destination_modified_on=record.modified_on if record else None,
+                                    job_id=job_id)
+            if updated is not coupling:
+                updates.append(updated)
+            outcomes.append(Outcome(a, coupling=updated))
+            continue
+        outcomes.append(Outcome(a))
+
+    _store_couplings(deps, mapping, src, dst, new_couplings, updates, uncouple, outcomes)
+    return tuple(outcomes)
+
+
+def _store_couplings(deps: Deps, mapping: Mapping, src: Side, dst: Side, new: list[Coupling],
+                     updates: list[Coupling], uncouple: list[str], outcomes: list[Outcome]) -> None:
+    store = deps.storage()
+    if new:
+        results = store.couplings.couple_many(new)
+        for c, res in zip(new, results):
+            if isinstance(res, AlreadyCoupled):
+                # Someone coupled this source meanwhile: the create used the same claimed id, so the
+                # row we wrote is the one already coupled (or an orphan we report), never a second coupling.
+                idx = next(i for i, o in enumerate(outcomes) if o.coupling is c)
+                outcomes[idx] = Outcome(outcomes[idx].action, res.message, ErrorCategory.CONFLICT, None)
+        if dst is Side.CRM:
+            store.intents.clear_many(mapping.name, src, [c.erp_id for c in new])
+    if updates:
+        store.couplings.update_many(updates)
+    if uncouple:
+        store.couplings.uncouple_many(mapping.name, uncouple)
+
+
+def _record_errors(deps: Deps, mapping: Mapping, outcomes: Sequence[Outcome], job_id: str | None) -> tuple[SyncError, ...]:
+    now = deps.clock()
+    rows = tuple(
+        SyncError(id=deps.new_id(), job_id=job_id, mapping=mapping.name, erp_id=o.action.erp_id,
+                  crm_id=o.action.crm_id, direction=o.action.direction, category=o.category or ErrorCategory.VALIDATION,
+                  message=o.error or "", detail=_detail(o.action), occurred_on=now)
+        for o in outcomes if o.error)
+    if rows:
+        deps.storage().errors.add_many(rows)
+    return rows
+
+
+def _detail(action: Action) -> str | None:
+    if action.conflicts:
+        return "; ".join(f"{c.key}: ERP={c.erp_value!r} CRM={c.crm_value!r}" for c in action.conflicts)
+    return None
+
+

@@ -1,0 +1,152 @@
+"""Synchronize one coupled record now (F3), and create a counterpart for one record (F2 create new, F4).
+
+Runs inline through the same page engine as the scheduled passes (a page of one), so a single
+record gets exactly the rules a scheduled run would apply.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.commands import SyncCommand
+from core.deps import Deps
+from core.engine import Outcome, sync_page
+from core.errors import AlreadyCoupled, Conflict, InvalidInput, KoppelError, NotFound, RecordError
+from core.model import Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncDirection
+from core.plan import ActionKind, auto_direction
+
+__all__ = ["PassOutcome", "SyncOutcome", "sync_records", "run_passes", "create_counterpart", "read_one"]
+
+
+@dataclass(frozen=True, slots=True)
+class PassOutcome:
+    direction: Direction
+    action: ActionKind
+    changed_fields: tuple[str, ...]
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    mapping: str
+    erp_id: str
+    crm_id: str
+    passes: tuple[PassOutcome, ...]
+
+    @property
+    def action(self) -> str:
+        """The overall result: the first pass that did something, else unchanged."""
+        for p in self.passes:
+            if p.action is not ActionKind.UNCHANGED:
+                return {"modify": "modified", "insert": "inserted", "restore": "restored"}.get(
+                    p.action.value, p.action.value)
+        return "unchanged"
+
+    @property
+    def direction(self) -> str:
+        acting = [p.direction.value for p in self.passes if p.action is not ActionKind.UNCHANGED]
+        if len(acting) > 1:
+            return "bidirectional"
+        return acting[0] if acting else (self.passes[0].direction.value if self.passes else "none")
+
+
+def read_one(deps: Deps, mapping: Mapping, side: Side, record_id: str) -> Record | None:
+    if side is Side.ERP:
+        return deps.erp().get(mapping.erp_entity, record_id, mapping.source_fields(Side.ERP))
+    return deps.crm().get(mapping.crm_entity, mapping.crm_id_field, record_id, mapping.source_fields(Side.CRM))
+
+
+def _raise_for(outcome: Outcome, mapping: Mapping) -> None:
+    """Turn a failed single-record outcome into the error the caller sees."""
+    action = outcome.action
+    if outcome.error is None:
+        return
+    if outcome.category is ErrorCategory.CONFLICT and action.kind is ActionKind.CONFLICT:
+        raise Conflict(f"Both sides changed since the last synchronization; nothing was written. {action.reason}.",
+                       reason="updateConflict")
+    if outcome.category is ErrorCategory.CONFLICT and isinstance(outcome.error, str) and "already coupled" in outcome.error:
+        raise AlreadyCoupled("erp", action.erp_id or "", mapping.name)
+    if outcome.category is ErrorCategory.DELETED_COUNTERPART:
+        raise Conflict(outcome.error, reason="deletedCounterpart")
+    raise RecordError(outcome.error, erp_id=action.erp_id, crm_id=action.crm_id,
+                      category=(outcome.category or ErrorCategory.VALIDATION).value)
+
+
+def run_passes(deps: Deps, mapping: Mapping, coupling: Coupling, directions: tuple[Direction, ...], *,
+               force: bool, job_id: str | None = None) -> SyncOutcome:
+    """Run one pass per direction over the coupled record; stop at the first failure (raised)."""
+    passes = []
+    for direction in directions:
+        side = Side.ERP if direction is Direction.TO_CRM else Side.CRM
+        source_id = coupling.erp_id if side is Side.ERP else coupling.crm_id
+        source = read_one(deps, mapping, side, source_id)
+        if source is None:
+            raise NotFound(f"The {side.value.upper()} record {source_id} no longer exists.",
+                           field="erpIds" if side is Side.ERP else "crmIds")
+        result = sync_page(deps, mapping, direction, [source], job_id=job_id, force=force)
+        outcome = result.outcomes[0]
+        _raise_for(outcome, mapping)
+        passes.append(PassOutcome(direction, outcome.action.kind, tuple(outcome.action.changes),
+                                  outcome.action.reason))
+    return SyncOutcome(mapping.name, coupling.erp_id, coupling.crm_id, tuple(passes))
+
+
+def create_counterpart(deps: Deps, mapping: Mapping, source: Record, stale: Coupling | None,
+                       direction: Direction = Direction.TO_CRM) -> Coupling:
+    """Create the other side's record from `source` and couple it (idempotently, DESIGN decision 3)."""
+    store = deps.storage().couplings
+    if stale is not None:
+        store.uncouple(mapping.name, stale.erp_id)  # its counterpart is gone: start afresh
+    result = sync_page(deps, mapping, direction, [source], force=True)
+    outcome = result.outcomes[0]
+    _raise_for(outcome, mapping)
+    if outcome.coupling is None:
+        raise RecordError(f"Could not create the counterpart: {outcome.action.reason}", category="validation")
+    return outcome.coupling
+
+
+def sync_records(cmd: SyncCommand, deps: Deps) -> SyncOutcome:
+    """F3: synchronize one coupled record now, with `auto`, `toCrm` or `fromCrm`.
+
+    Raises:
+        NotFound: the mapping, the record or its coupling does not exist.
+        Conflict: the direction is not allowed by the mapping (directionNotAllowed), the mapping is paused,
+            or both sides changed the same field (updateConflict; an error row is written too).
+    """
+    from core.coupling import load_mapping
+
+    mapping = load_mapping(deps, cmd.mapping)
+    ids = cmd.erp_ids or cmd.crm_ids
+    if len(ids) != 1:
+        raise InvalidInput("erpIds" if cmd.erp_ids else "crmIds",
+                           "Synchronizing several records at once runs as a background job, which is not available yet.")
+    if mapping.paused:
+        raise Conflict(f"Mapping {mapping.name} is paused.", reason="paused")
+    store = deps.storage().couplings
+    field = "erpIds" if cmd.erp_ids else "crmIds"
+    coupling = store.erp_to_crm(mapping.name, ids[0]) if cmd.erp_ids else store.crm_to_erp(mapping.name, ids[0])
+    if coupling is None:
+        raise NotFound(f"Record {ids[0]} is not coupled in mapping {mapping.name}; set up a coupling first.",
+                       field=f"{field}[0]")
+    if cmd.direction is SyncDirection.AUTO:
+        directions = _auto(deps, mapping, coupling)
+        return run_passes(deps, mapping, coupling, directions, force=False)
+    direction = Direction(cmd.direction.value)
+    if not mapping.direction.allows(direction):
+        raise Conflict(f"Mapping {mapping.name} synchronizes only {mapping.direction.value}; "
+                       f"it cannot synchronize {direction.value}.", reason="directionNotAllowed", field="direction")
+    # A direction a person chose explicitly may overwrite destination changes (SPEC §5.4).
+    return run_passes(deps, mapping, coupling, (direction,), force=True)
+
+
+def _auto(deps: Deps, mapping: Mapping, coupling: Coupling) -> tuple[Direction, ...]:
+    erp = read_one(deps, mapping, Side.ERP, coupling.erp_id)
+    crm = read_one(deps, mapping, Side.CRM, coupling.crm_id)
+    if erp is None or crm is None:
+        gone = "ERP record" if erp is None else "CRM row"
+        raise Conflict(f"The coupled {gone} was deleted; restore it or delete the coupling.", reason="deletedCounterpart")
+    answer = auto_direction(mapping, erp, crm, coupling)
+    if isinstance(answer, KoppelError):
+        # Record the conflict as a person would find it in the errors view, then refuse (F9 policy fail).
+        sync_page(deps, mapping, Direction.TO_CRM, [erp])
+        raise answer
+    return answer or (Direction.TO_CRM if mapping.direction.allows(Direction.TO_CRM) else Direction.FROM_CRM,)
