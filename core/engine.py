@@ -227,7 +227,7 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
                 restored = store.couplings.replace_crm(old, crm_id) if dst is Side.CRM else None
                 if restored is not None:
                     updates.append(applied_state(restored, a, destination_modified_on=record.modified_on,
-                                                 field_hashes=fresh.field_hashes, job_id=job_id))
+                                                 field_hashes=dict(fresh.field_hashes), job_id=job_id))
                 outcomes.append(Outcome(a, coupling=restored))
             else:
                 new_couplings.append(fresh)

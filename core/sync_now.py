@@ -37,8 +37,8 @@ class SyncOutcome:
         """The overall result: the first pass that did something, else unchanged."""
         for p in self.passes:
             if p.action is not ActionKind.UNCHANGED:
-                return {"modify": "modified", "insert": "inserted", "restore": "restored"}.get(
-                    p.action.value, p.action.value)
+                words = {"modify": "modified", "insert": "inserted", "restore": "restored"}
+                return words.get(p.action.value, str(p.action.value))
         return "unchanged"
 
     @property
