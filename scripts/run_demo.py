@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     state = ROOT / ".state" / "demo"
     state.mkdir(parents=True, exist_ok=True)
-    azurite = start_azurite(location=state / "azurite")
+    azurite = start_azurite()  # in memory: the emulators start empty too, so the two stay consistent
     stack = start_stack(state / "emulators", webhook_debounce_s=2.0)
     info = stack.info.to_json()
     os.environ["REQUESTS_CA_BUNDLE"] = info["caBundle"]
