@@ -2,7 +2,9 @@
 import azure.functions as func
 
 from functions import couplings, monitoring, sync
+from functions import errors_view, jobs, mappings
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (monitoring.bp, couplings.bp, sync.bp):
+for blueprint in (monitoring.bp, couplings.bp, sync.bp,
+                  mappings.bp, jobs.bp, errors_view.bp):
     app.register_functions(blueprint)
