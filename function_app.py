@@ -2,6 +2,7 @@
 import azure.functions as func
 
 from functions import couplings, monitoring, sync
+from functions import runs, scheduler, worker
 from functions import errors_view, jobs, mappings
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)

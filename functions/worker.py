@@ -1,0 +1,51 @@
+"""The job worker: a Service Bus queue trigger that decodes a job message and hands it to core.
+
+Delivery is at least once: a redelivered message finds its queued jobs finished, or the mapping's lease
+held, and does nothing twice. Raising abandons the message, so Service Bus delivers it again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+import azure.functions as func
+
+from core.passes import Mode, run_mapping
+from functions.deps import deps
+
+__all__ = ["bp", "handle"]
+
+log = logging.getLogger("koppel.worker")
+
+bp = func.Blueprint()
+
+
+def handle(body: dict[str, Any], message_id: str, delivery_count: int) -> None:
+    """Run what one message asks for; unknown kinds are logged and dropped (a newer sender's message)."""
+    kind = body.get("kind")
+    log.info("message %s (delivery %s): %s", message_id, delivery_count, kind)
+    if kind == "run":
+        mode: Mode = "full" if body.get("mode") == "full" else "incremental"
+        job_ids = body.get("jobIds") or ([body["jobId"]] if body.get("jobId") else [])
+        # Unique per delivery: a redelivery while the first delivery still runs must not share its lease.
+        owner = f"{message_id}/{delivery_count}/{uuid.uuid4().hex[:8]}"
+        jobs = run_mapping(deps(), str(body["mapping"]), owner=owner, dry_run=bool(body.get("dryRun")),
+                           mode=mode, job_ids=[str(j) for j in job_ids])
+        log.info("message %s: mapping %s ran %d passes", message_id, body["mapping"], len(jobs))
+        return
+    log.warning("message %s: unknown kind %r dropped", message_id, kind)
+
+
+@bp.service_bus_queue_trigger(arg_name="msg", queue_name="koppel-jobs", connection="KOPPEL_SERVICEBUS")
+def worker(msg: func.ServiceBusMessage) -> None:
+    try:
+        body = json.loads(msg.get_body() or b"{}")
+    except ValueError:
+        log.error("message %s is not JSON; dropped", msg.message_id)
+        return
+    if not isinstance(body, dict):
+        log.error("message %s is not a JSON object; dropped", msg.message_id)
+        return
+    handle(body, str(msg.message_id), int(msg.delivery_count or 1))
