@@ -7,5 +7,6 @@ from functions import errors_view, jobs, mappings
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (monitoring.bp, couplings.bp, sync.bp,
+                  runs.bp, scheduler.bp, worker.bp,
                   mappings.bp, jobs.bp, errors_view.bp):
     app.register_functions(blueprint)
