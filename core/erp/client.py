@@ -31,6 +31,21 @@ _MODIFIED = "lastModifiedDateTime"
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
+BLANK_GUID = "00000000-0000-0000-0000-000000000000"
+_NUMBERS = frozenset({"creditLimit", "balanceDue", "unitPrice", "unitCost", "inventory", "balance",
+                      "amountDecimalPlaces", "amountRoundingPrecision"})
+
+
+def bc_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Business Central has no nulls: a cleared field is written as BC spells blank
+    (the zero GUID for `...Id` references, 0 for amounts, "" for text); `null` is refused with 400."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is None:
+            value = BLANK_GUID if name.endswith("Id") else 0 if name in _NUMBERS else ""
+        out[name] = value
+    return out
+
 def _record(row: Mapping[str, Any], fields: Sequence[str] | None) -> Record:
     """A Record from a BC entity: only `fields` when given, else every property but id/annotations."""
     if fields is None:
@@ -145,7 +160,7 @@ class ErpClient:
 
     def create(self, entity: str, values: Mapping[str, Any]) -> Record:
         """POST; BC answers 201 with the full entity (api-facts §B.3). Not idempotent."""
-        row = self.session.request("POST", self._entity_url(entity), json=dict(values)).json()
+        row = self.session.request("POST", self._entity_url(entity), json=bc_values(values)).json()
         return _record(row, None)
 
     def update(self, entity: str, record_id: str, etag: str, values: Mapping[str, Any]) -> Record:
@@ -155,7 +170,7 @@ class ErpClient:
             StaleWrite: the record changed since `etag` was read (BC 409 Request_EntityChanged).
         """
         headers = {"If-Match": _require_etag(etag)}
-        row = self.session.request("PATCH", self._entity_url(entity, record_id), json=dict(values),
+        row = self.session.request("PATCH", self._entity_url(entity, record_id), json=bc_values(values),
                                    headers=headers).json()
         return _record(row, None)
 
@@ -173,9 +188,9 @@ class ErpClient:
         rel = self._entity_url(op.entity, op.id if op.kind != "create" else None)[len(self.config.api_root) + 1:]
         request: dict[str, Any] = {"id": str(n), "url": rel, "headers": {"Content-Type": "application/json"}}
         if op.kind == "create":
-            request.update(method="POST", body=dict(op.values))
+            request.update(method="POST", body=bc_values(op.values))
         elif op.kind == "update":
-            request.update(method="PATCH", body=dict(op.values))
+            request.update(method="PATCH", body=bc_values(op.values))
             request["headers"]["If-Match"] = _require_etag(op.etag)
         else:
             request["method"] = "DELETE"
