@@ -1,0 +1,123 @@
+"""The emulators' injected faults and limits (issue: emulators; STYLE §20): latency, failure share,
+stalls and concurrency caps, each deterministic and switchable at run time through /_admin/faults."""
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from emulators.server import EmulatorServer, Request, Response, WireError, default_route_of, json_response
+from emulators.stack import Stack
+from emulators.tls import Certificates, ensure_certificates
+
+
+class SlowService:
+    """A service whose every request takes `delay` seconds, counting how many run at once."""
+
+    name = "slow"
+
+    def __init__(self, delay: float):
+        self.delay = delay
+        self.running = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def handle(self, req: Request) -> Response:
+        with self.lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        time.sleep(self.delay)
+        with self.lock:
+            self.running -= 1
+        return json_response(200, {"ok": True})
+
+    def handle_admin(self, req: Request, action: str) -> Response | None:
+        return None
+
+    def throttled(self, retry_after_s: int) -> WireError:
+        return WireError(429, "Throttled", "slow down", {"Retry-After": str(retry_after_s)})
+
+    def route_of(self, req: Request) -> str:
+        return default_route_of(req)
+
+
+@pytest.fixture(name="certs", scope="module")
+def _certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A CA and server certificate for the standalone servers of this module."""
+    return ensure_certificates(tmp_path_factory.mktemp("faults"))
+
+
+def serve(service: SlowService, certs: Certificates, **kw: Any) -> Iterator[EmulatorServer]:
+    server = EmulatorServer(service, certs.server_context(), **kw).start()
+    yield server
+    server.stop()
+
+
+def get_all(url: str, n: int, certs: Certificates) -> list[int]:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda _: requests.get(url, verify=str(certs.ca_path), timeout=30).status_code, range(n)))
+
+
+class TestConcurrencyCap:
+    def test_bc_style_cap_queues_beyond_five_processing(self, certs: Certificates) -> None:
+        service = SlowService(0.3)
+        for server in serve(service, certs, concurrency_cap=5, queue_limit=95,
+                            over_cap=lambda: WireError(429, "TooMany", "queue full")):
+            statuses = get_all(f"{server.url}/x", 12, certs)
+        assert statuses == [200] * 12
+        assert service.peak == 5
+
+    def test_dataverse_style_cap_refuses_at_once(self, certs: Certificates) -> None:
+        service = SlowService(0.5)
+        for server in serve(service, certs, concurrency_cap=2, queue_limit=0,
+                            over_cap=lambda: WireError(429, "0x80072326", "too many concurrent")):
+            statuses = get_all(f"{server.url}/x", 5, certs)
+        assert statuses.count(200) == 2 and statuses.count(429) == 3
+        assert service.peak == 2
+
+
+class TestFaults:
+    @pytest.fixture(name="bc_url")
+    def _bc_url(self, fresh_stack: Stack) -> str:
+        return fresh_stack.info.bc_url
+
+    def set_faults(self, url: str, **faults: object) -> None:
+        requests.post(f"{url}/_admin/faults", json=faults, timeout=10).raise_for_status()
+
+    def test_latency_is_added_to_every_request(self, bc_url: str) -> None:
+        self.set_faults(bc_url, latencyMs=300)
+        start = time.perf_counter()
+        status = requests.get(f"{bc_url}/v2.0/x", timeout=10).status_code
+        assert time.perf_counter() - start >= 0.3 and status == 401  # not authenticated, but served
+
+    def test_a_failure_share_is_deterministic_for_a_seed(self, bc_url: str) -> None:
+        def run() -> list[int]:
+            self.set_faults(bc_url, failShare=0.5, failStatus=504, seed=11)
+            return [requests.get(f"{bc_url}/v2.0/x", timeout=10).status_code for _ in range(20)]
+
+        first, second = run(), run()
+        assert first == second
+        assert 504 in first and 401 in first  # 401: no token, but the request got through
+
+    def test_stall_holds_only_the_next_requests(self, bc_url: str) -> None:
+        self.set_faults(bc_url, stallNext=1, stallS=1.0)
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            requests.get(f"{bc_url}/v2.0/x", timeout=10)
+            times.append(time.perf_counter() - start)
+        assert times[0] >= 1.0 and times[1] < 0.5
+
+    def test_unknown_fault_settings_are_refused(self, bc_url: str) -> None:
+        resp = requests.post(f"{bc_url}/_admin/faults", json={"latencyMS": 5}, timeout=10)
+        assert resp.status_code == 400 and "latencyMS" in resp.text
+
+    def test_admin_routes_are_neither_counted_nor_faulted(self, bc_url: str) -> None:
+        self.set_faults(bc_url, failShare=1.0, failStatus=503)
+        counts = requests.get(f"{bc_url}/_admin/requests", timeout=10)
+        assert counts.status_code == 200 and counts.json()["total"] == 0
