@@ -32,6 +32,7 @@ log = logging.getLogger("koppel.passes")
 Mode = Literal["incremental", "full"]
 LEASE_S = 120.0  # renewed after every page; a crashed run blocks the mapping for at most this long
 RETRY_PAGE = 1000  # failed couplings retried per sync_page call
+MAX_BOUNDARY_IDS = 500
 _FINISHED = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED)
 
 
@@ -176,7 +177,9 @@ def _watermark(state: MappingState, side: Side) -> Watermark:
 
 
 def _with_watermark(state: MappingState, side: Side, wm: Watermark) -> MappingState:
-    ids = tuple(sorted(wm.boundary_ids))
+    # Boundary ids only keep re-planned, already-applied records out of the counters (records at the watermark
+    # are always re-planned), so past a bound they are dropped: a table property holds at most 64 KiB.
+    ids = tuple(sorted(wm.boundary_ids)) if len(wm.boundary_ids) <= MAX_BOUNDARY_IDS else ()
     if side is Side.ERP:
         return replace(state, erp_watermark=wm.value, erp_boundary_ids=ids)
     return replace(state, crm_watermark=wm.value, crm_boundary_ids=ids)

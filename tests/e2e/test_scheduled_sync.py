@@ -54,7 +54,8 @@ def coupled_pair(app: App) -> tuple[str, str]:
 
 
 def writes(app: App, side: str) -> int:
-    return sum(n for k, n in app.request_counts(side).items() if k.split(" ", 1)[0] in WRITES)
+    routes: dict[str, int] = app.request_counts(side)["routes"]
+    return sum(n for k, n in routes.items() if k.split(" ", 1)[0] in WRITES)
 
 
 def clear_counts(app: App) -> None:
