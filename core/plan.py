@@ -16,7 +16,8 @@ from typing import Any
 
 from core.errors import Conflict
 from core.fields import (
-    NOT_SYNCED, FieldChange, FieldFailure, LookupTable, TransferredField, decode_pair, encode_pair, field_changes, same_value,
+    NOT_SYNCED, FieldChange, FieldFailure, LookupTable, TransferredField, decode_pair, encode_pair, field_changes,
+    hash_value, same_value,
     side_of, synced_hashes, transfer,
 )
 from core.model import (
@@ -26,7 +27,7 @@ from core.model import (
 
 __all__ = [
     "ActionKind", "FieldConflict", "Action", "plan_record", "plan_page", "auto_direction", "changed_sides",
-    "side_changed", "TOLERANCE", "RESULT_SUCCESS", "RESULT_FAILURE", "EMPTY_LOOKUPS",
+    "side_changed", "source_unchanged", "TOLERANCE", "RESULT_SUCCESS", "RESULT_FAILURE", "EMPTY_LOOKUPS",
 ]
 
 # bc-behaviour §2.3 / §5.2: differences under 10 ms count as equal (TypeHelper.CompareDateTime).
@@ -131,6 +132,29 @@ def changed_sides(coupling: Coupling, erp_modified_on: dt.datetime | None,
             erp = erp or fc.erp_changed
             crm = crm or fc.crm_changed
     return erp, crm
+
+
+def source_unchanged(mapping: Mapping, side: Side, source: Record, coupling: Coupling | None) -> bool:
+    """True when a coupled source record provably has nothing new: its modified-on is within 10 ms of the
+    stored one, no write to the other side failed, and every mapped field still has its last synced value.
+
+    The engine then needs neither the destination nor a plan for it (re-reading the watermark boundary, or
+    a run right after a run, costs no destination requests). Anything less certain goes through the planner.
+    """
+    if coupling is None or coupling.skipped:
+        return False
+    stored_on = coupling.erp_modified_on if side is Side.ERP else coupling.crm_modified_on
+    other_result = coupling.crm_result if side is Side.ERP else coupling.erp_result
+    if other_result == RESULT_FAILURE or side_changed(source.modified_on, stored_on):
+        return False
+    for fm in mapping.field_mappings:
+        name = fm.erp_field if side is Side.ERP else fm.crm_field
+        if not fm.enabled or name is None:
+            continue
+        pair = decode_pair(coupling.field_hashes.get(fm.key))
+        if pair is None or (pair[0] if side is Side.ERP else pair[1]) != hash_value(source.fields.get(name)):
+            return False
+    return True
 
 
 def _fields_by_side(source: Record, destination: Record | None, src: Side) -> tuple[MappingABC[str, Any], ...]:

@@ -16,6 +16,7 @@ from core.model import (
 )
 from core.plan import (
     RESULT_FAILURE, RESULT_SUCCESS, Action, ActionKind, auto_direction, changed_sides, plan_page, plan_record,
+    source_unchanged,
 )
 
 TO, FROM = Direction.TO_CRM, Direction.FROM_CRM
@@ -375,3 +376,22 @@ class TestPending:
         action = plan(TO, erp(ms(1000), displayName="Acme BV"), crm(ms(2000), telephone1=crm_phone), coupling, m)
         assert (action.kind, dict(action.changes)) == (ActionKind.MODIFY, {"name": "Acme BV"})
         assert action.destination_pending is pending
+
+
+class TestSourceUnchanged:
+    """The engine's shortcut: a provably unchanged source needs no destination read and no plan."""
+
+    def test_right_after_a_sync_both_sides_are_unchanged(self) -> None:
+        assert source_unchanged(M, Side.ERP, erp(), synced())
+        assert source_unchanged(M, Side.CRM, crm(), synced())
+
+    @pytest.mark.parametrize(("record", "coupling"), [
+        (erp(ms(10)), synced()),
+        (erp(displayName="Edited in the same second"), synced()),
+        (erp(), synced(crm_result=RESULT_FAILURE)),
+        (erp(), synced(skipped=True)),
+        (erp(), synced(field_hashes={})),
+        (erp(), None),
+    ], ids=["timestamp-later", "value-changed", "failed-write-to-retry", "skipped", "no-baseline", "uncoupled"])
+    def test_anything_less_certain_goes_through_the_planner(self, record: Record, coupling: Coupling | None) -> None:
+        assert not source_unchanged(M, Side.ERP, record, coupling)
