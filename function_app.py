@@ -4,9 +4,10 @@ import azure.functions as func
 from functions import couplings, monitoring, sync
 from functions import runs, scheduler, worker
 from functions import errors_view, jobs, mappings
+from functions import openapi
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (monitoring.bp, couplings.bp, sync.bp,
                   runs.bp, scheduler.bp, worker.bp,
-                  mappings.bp, jobs.bp, errors_view.bp):
+                  mappings.bp, jobs.bp, errors_view.bp, openapi.bp):
     app.register_functions(blueprint)
