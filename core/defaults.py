@@ -10,10 +10,13 @@ Choices beyond Business Central's own defaults, and why:
    `fullname`. toCrm writes displayName to `lastname` and clears `firstname`; fromCrm reads `fullname`.
    A name typed in either system survives a round trip as one full name, with no ping-pong.
  - CONTACT company: a person contact names its company by `companyNumber` (a number, not an id), so the
-   lookup is `"CUSTOMER|VENDOR:number"`: the value is matched against the `number` of the ERP records coupled
-   under CUSTOMER, then VENDOR (see `core.fields.LookupRef`). In real BC `companyNumber` is the number of the
-   company CONTACT linked to the customer by a business relation; the engine resolves that link when it
-   fills the lookup table.
+   lookup is `"CUSTOMER|VENDOR:number"` (`core.lookup_fill`): toCrm reads the CUSTOMER (then VENDOR) records whose
+   `number` is that value in one `number eq … or …` request per ≤ 100 values and follows their couplings;
+   fromCrm follows the account's coupling and reads the coupled record's `number`. In real BC `companyNumber`
+   is the number of the company CONTACT, linked to the customer by a contact business relation (API v2.0
+   `contactsInformation`); the BC emulator exposes no such link, so Koppel's rule is: a company contact belongs
+   to the customer or vendor with the SAME number (create the company contact under the customer's number).
+   An uncoupled or unknown company fails the person as dependency (or clears the company, clear-on-failure).
 Only fields both emulators serve are mapped (emulators/bc/entities.py, emulators/dataverse/schema.py).
 """
 from __future__ import annotations

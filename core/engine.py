@@ -18,7 +18,8 @@ from core.deps import Deps
 from core.errors import (
     AlreadyCoupled, AuthError, KoppelError, Rejected, RemoteError, Retriable, StaleWrite,
 )
-from core.fields import LookupTable, lookup_requests, parse_lookup, side_of, synced_hashes
+from core.fields import side_of, synced_hashes
+from core.lookup_fill import fill_lookups
 from core.model import Counters, Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncError
 from core.odata import WriteOp, WriteResult
 from core.plan import Action, ActionKind, plan_page
@@ -67,31 +68,13 @@ def read_records(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str]) -
     return deps.crm().read_by_ids(mapping.crm_entity, mapping.crm_id_field, list(ids), mapping.source_fields(Side.CRM))
 
 
-def _lookups(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record]) -> LookupTable:
-    """Translate every lookup value of the page through the target mappings' couplings, one query per target."""
-    wanted = lookup_requests(mapping, direction, sources)
-    if not wanted:
-        return LookupTable()
-    couplings = deps.storage().couplings
-    entries: dict[tuple[str, Side], dict[str, str]] = {}
-    for (table_key, side), values in wanted.items():
-        name, _, erp_key = table_key.partition(":")
-        if erp_key or not values:
-            continue  # by-number lookups need the target's ERP records; unresolved → the record fails as dependency
-        if side is Side.ERP:
-            entries[(table_key, side)] = {k: c.crm_id for k, c in couplings.find_by_erp(name, values).items()}
-        else:
-            entries[(table_key, side)] = {k: c.erp_id for k, c in couplings.find_by_crm(name, values).items()}
-    return LookupTable.of(entries)
-
-
 def _plan(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], force: bool,
           couplings: MappingABC[str, Coupling]) -> tuple[list[Action], dict[str, Record]]:
     src, dst = side_of(direction)
     dest_ids = [c.crm_id if dst is Side.CRM else c.erp_id for c in couplings.values()]
     destinations = read_records(deps, mapping, dst, dest_ids)
     actions = plan_page(mapping, direction, sources, couplings, destinations,
-                        _lookups(deps, mapping, direction, sources), force=force)
+                        fill_lookups(deps, mapping, direction, sources), force=force)
     return actions, destinations
 
 

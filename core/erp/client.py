@@ -16,7 +16,7 @@ from core.errors import RemoteError, Retriable
 from core.model import Record
 from core.odata import (
     ODataSession, RetryPolicy, WriteOp, WriteResult, and_, apply_in_chunks, bc_datetime, compare, error_for,
-    field_name, guid, or_same_field, parse_datetime, query_string, url_with_query,
+    field_name, guid, or_same_field, parse_datetime, query_string, quote, url_with_query,
 )
 from core.settings import ErpConfig
 
@@ -27,6 +27,7 @@ PAGE_SIZE = 20_000  # api-facts §B.4: the maximum; more is 413
 BATCH_SIZE = 100  # api-facts §B.5
 BC_CONCURRENCY = 5  # api-facts §B.7: more only queue on the server
 MAX_URL = 8_000  # a safe GET URL length for BC's front end
+MAX_OR = 100  # values per `or` filter, so one request never asks BC for a huge disjunction
 _MODIFIED = "lastModifiedDateTime"
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
@@ -116,15 +117,16 @@ class ErpClient:
         for page in self.session.iter_pages(self._entity_url(entity), params, headers):
             yield [_record(row, fields) for row in page.get("value", [])]
 
-    def _id_chunks(self, entity: str, ids: Sequence[str], select: str) -> Iterator[list[str]]:
-        """Ids in groups whose `id eq a or id eq b …` URL stays under MAX_URL."""
+    def _chunks(self, entity: str, field: str, literals: Sequence[str], select: str,
+                most: int) -> Iterator[list[str]]:
+        """Literals in groups of at most `most` whose `field eq a or field eq b …` URL stays under MAX_URL."""
         base = len(url_with_query(self._entity_url(entity), {"$select": select, "$filter": ""}))
         separator = len(query_string({"f": " or "})) - 2
         chunk: list[str] = []
         length = base
-        for one in dict.fromkeys(guid(i) for i in ids):
-            cost = len(query_string({"f": compare("id", "eq", one)})) - 2 + (separator if chunk else 0)
-            if chunk and length + cost > MAX_URL:
+        for one in dict.fromkeys(literals):
+            cost = len(query_string({"f": compare(field, "eq", one)})) - 2 + (separator if chunk else 0)
+            if chunk and (length + cost > MAX_URL or len(chunk) >= most):
                 yield chunk
                 chunk, length = [], base
                 cost -= separator
@@ -133,19 +135,26 @@ class ErpClient:
         if chunk:
             yield chunk
 
-    def read_by_ids(self, entity: str, ids: Sequence[str], fields: Sequence[str]) -> dict[str, Record]:
-        """The records with these ids (missing ones are absent), in few requests: `or` on the one
-        field `id` is allowed (api-facts §B.4), chunked to keep each URL under ~8 KB."""
+    def _read_where(self, entity: str, field: str, literals: Sequence[str], fields: Sequence[str],
+                    most: int = PAGE_SIZE) -> Iterator[Record]:
         select = _select(fields)
-        found: dict[str, Record] = {}
-        for chunk in self._id_chunks(entity, ids, select):
-            params = {"$select": select, "$filter": or_same_field("id", chunk)}
+        for chunk in self._chunks(entity, field, literals, select, most):
+            params = {"$select": select, "$filter": or_same_field(field, chunk)}
             headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
             for page in self.session.iter_pages(self._entity_url(entity), params, headers):
                 for row in page.get("value", []):
-                    record = _record(row, fields)
-                    found[record.id] = record
-        return found
+                    yield _record(row, fields)
+
+    def read_by_ids(self, entity: str, ids: Sequence[str], fields: Sequence[str]) -> dict[str, Record]:
+        """The records with these ids (missing ones are absent), in few requests: `or` on the one
+        field `id` is allowed (api-facts §B.4), chunked to keep each URL under ~8 KB."""
+        return {r.id: r for r in self._read_where(entity, "id", [guid(i) for i in ids], fields)}
+
+    def read_by_field(self, entity: str, field: str, values: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        """The records whose text `field` equals one of `values` (`number eq 'a' or number eq 'b' …`, the
+        same-field `or` BC allows, api-facts §B.4), in requests of at most MAX_OR values; `fields` are read."""
+        wanted = list(dict.fromkeys([field, *fields]))
+        return list(self._read_where(entity, field, [quote(str(v)) for v in values if v], wanted, MAX_OR))
 
     def get(self, entity: str, record_id: str, fields: Sequence[str] | None = None) -> Record | None:
         """One record, or None when it does not exist (404)."""
