@@ -217,7 +217,9 @@ def _param(name: str, where: str, schema: Schema, *, required: bool = False, tex
 _PATH_NAME = _param("name", "path", ROUTE_NAME_SCHEMA, text="A mapping name, any case (CUSTOMER).")
 _PATH_MAPPING = _param("mapping", "path", ROUTE_NAME_SCHEMA, text="A mapping name, any case (CUSTOMER).")
 _TOP = _param("top", "query", {"type": "integer", "minimum": 1, "maximum": 1000}, text="At most this many.")
-_QUERY_MAPPING = _param("mapping", "query", ROUTE_NAME_SCHEMA, text="Only this mapping.")
+# An empty ?mapping= means no filter, as the admin page's "all" choice sends it.
+_QUERY_MAPPING = _param("mapping", "query", {"type": "string", "pattern": f"^$|{_ROUTE_NAME}"},
+                        text="Only this mapping; empty or absent = every mapping.")
 _IF_MATCH = _param("If-Match", "header", {"type": "string"}, text="The ETag read; `*` = must exist.")
 _ETAG = {"ETag": {"description": "The mapping's version tag, for If-Match.", "schema": {"type": "string"}}}
 
