@@ -24,13 +24,13 @@ E = TypeVar("E")
 
 
 def require_guid(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not GUID.match(value.strip("{}")):
+    if not isinstance(value, str) or not GUID.fullmatch(value.strip("{}")):
         raise InvalidInput(field, f"{field} must be a GUID such as 6f9619ff-8b86-d011-b42d-00c04fc964ff.")
     return value.strip("{}").lower()
 
 
 def require_mapping_name(value: Any, field: str = "mapping") -> str:
-    if not isinstance(value, str) or not MAPPING_NAME.match(value.upper()):
+    if not isinstance(value, str) or not MAPPING_NAME.fullmatch(value.upper()):
         raise InvalidInput(field, f"{field} must be a mapping name such as CUSTOMER (letters, digits, - and _, at most 20).")
     return value.upper()
 
@@ -129,7 +129,7 @@ class CrmSyncCommand:
 def parse_crm_sync(body: Any) -> CrmSyncCommand:
     data = parse_object(body, {"entity", "crmId"}, {"entity", "crmId"})
     entity = data["entity"]
-    if not isinstance(entity, str) or not re.match(r"^[a-z_]{1,64}$", entity):
+    if not isinstance(entity, str) or not re.fullmatch(r"[a-z_]{1,64}", entity):
         raise InvalidInput("entity", "entity must be a Dataverse table name such as account or contact.")
     return CrmSyncCommand(entity=entity, crm_id=require_guid(data["crmId"], "crmId"))
 
@@ -147,7 +147,7 @@ def parse_page_query(params: Mapping[str, str]) -> PageQuery:
     if skipped_text not in (None, "true", "false"):
         raise InvalidInput("skipped", "skipped must be true or false.")
     top_text = params.get("top", "100")
-    if not top_text.isdigit() or not 1 <= int(top_text) <= 1000:
+    if not (top_text.isascii() and top_text.isdigit()) or not 1 <= int(top_text) <= 1000:
         raise InvalidInput("top", "top must be a whole number from 1 to 1000.")
     return PageQuery(
         skipped=None if skipped_text is None else skipped_text == "true",

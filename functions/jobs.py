@@ -36,7 +36,7 @@ def error_row_json(e: SyncError) -> dict[str, Any]:
 
 def parse_top(params: Any, default: int = 50) -> int:
     text = params.get("top", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 1000:
         raise InvalidInput("top", "top must be a whole number from 1 to 1000.")
     return int(text)
 
