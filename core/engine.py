@@ -18,6 +18,7 @@ from core.deps import Deps
 from core.errors import (
     AlreadyCoupled, AuthError, KoppelError, Rejected, RemoteError, Retriable, StaleWrite,
 )
+from core.erp_creates import claim_erp_creates, find_earlier_creates
 from core.fields import side_of, synced_hashes
 from core.lookup_fill import fill_lookups
 from core.model import Counters, Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncError
@@ -156,9 +157,17 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
     store = deps.storage()
     writing = [a for a in actions if a.writes]
     # DESIGN decision 3: a create's destination id is recorded before the create, so a retry after a crash
-    # or a redelivery creates nothing twice. Business Central chooses its own ids, hence CRM creates only.
+    # or a redelivery creates nothing twice. Business Central chooses its own ids: there the intent comes first and
+    # a retry searches for an earlier create (core.erp_creates).
     creates = {_source_id(a, src): a for a in writing if a.kind in (ActionKind.INSERT, ActionKind.RESTORE)}
     planned: dict[str, str] = {}
+    recovered: dict[str, Record] = {}
+    if creates and dst is Side.ERP:
+        # BC picks the id: claim first, and where an earlier attempt claimed, search before creating again.
+        inserts = {sid: a.changes for sid, a in creates.items() if a.kind is ActionKind.INSERT}
+        earlier = claim_erp_creates(deps, mapping, inserts)
+        recovered = find_earlier_creates(deps, mapping, {s: inserts[s] for s in earlier}) if earlier else {}
+        writing = [a for a in writing if _source_id(a, src) not in recovered]
     if creates and dst is Side.CRM:
         proposals = {sid: planned_ids.get(sid) or deps.new_id() for sid in creates}
         claimed = store.intents.claim_many(mapping.name, src, proposals)
@@ -167,6 +176,9 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
     client: Any = deps.crm() if dst is Side.CRM else deps.erp()
     results: dict[int, WriteResult] = {int(r.op.ref): r for r in client.apply_batch(ops)} if ops else {}
     written = {id(a): results[i] for i, a in enumerate(writing)}
+    for a in actions:
+        if (found := recovered.get(_source_id(a, src))) is not None:
+            written[id(a)] = WriteResult(WriteOp("create", mapping.erp_entity, values=a.changes), record=found)
 
     outcomes: list[Outcome] = []
     updates: list[Coupling] = []
@@ -240,8 +252,7 @@ def _store_couplings(deps: Deps, mapping: Mapping, src: Side, dst: Side, new: li
                 # row we wrote is the one already coupled (or an orphan we report), never a second coupling.
                 idx = next(i for i, o in enumerate(outcomes) if o.coupling is c)
                 outcomes[idx] = Outcome(outcomes[idx].action, res.message, ErrorCategory.CONFLICT, None)
-        if dst is Side.CRM:
-            store.intents.clear_many(mapping.name, src, [c.erp_id for c in new])
+        store.intents.clear_many(mapping.name, src, [c.erp_id if src is Side.ERP else c.crm_id for c in new])
     if updates:
         store.couplings.update_many(updates)
     if uncouple:

@@ -1,0 +1,94 @@
+"""Recoverable ERP creates (DESIGN decision 3, SPEC X3): a ribbon create whose answer was lost is never made twice.
+
+The hook lets Business Central create the customer, then drops its answer the way a read timeout does
+(core.odata READ_FAILED, Retriable), so the first request fails after the record exists.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from core.erp.client import ErpClient
+from core.errors import Retriable
+from core.odata import READ_FAILED, WriteOp, WriteResult
+from functions.deps import deps
+from tests.e2e.conftest import App
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(name="customer_creates_from_crm")
+def _customer_creates_from_crm(app: App) -> Iterator[None]:
+    """CUSTOMER with syncOnlyCoupled off (the ribbon may create), restored afterwards."""
+    mappings = deps().storage().mappings
+    original = mappings.get("CUSTOMER")
+    changed = mappings.put(dataclasses.replace(original, sync_only_coupled=False), expected_etag=original.etag)
+    yield
+    mappings.put(dataclasses.replace(original, version=changed.version), expected_etag=mappings.get("CUSTOMER").etag)
+
+
+def _account_with_coupled_currency(app: App) -> str:
+    [crm_id] = app.seed("crm", "accounts", 1)
+    app.edit("crm", "accounts", crm_id, {"address1_country": "NL"})  # BC holds a country code (≤ 10 characters)
+    crm_currency = app.crm_records("accounts", "accountid")[crm_id]["_transactioncurrencyid_value"]
+    [erp_currency] = app.seed("erp", "currencies", 1)
+    assert app.call("POST", "/couplings", json={"mapping": "CURRENCY", "erpId": erp_currency,
+                                                 "crmId": crm_currency}).status_code == 201
+    return crm_id
+
+
+@pytest.mark.usefixtures("customer_creates_from_crm")
+def test_a_retried_ribbon_create_whose_answer_was_lost_creates_one_customer(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    crm_id = _account_with_coupled_currency(app)
+    before = set(app.bc_records("customers"))
+    real = ErpClient.apply_batch
+    dropped: list[int] = []
+
+    def drop_first_answer(self: ErpClient, ops: Sequence[WriteOp], **kw: Any) -> list[WriteResult]:
+        results = real(self, ops, **kw)
+        if dropped or not any(op.kind == "create" for op in ops):
+            return results
+        dropped.append(len(results))
+        lost = Retriable("POST $batch: the answer was lost", service="erp", code=READ_FAILED)
+        return [WriteResult(r.op, error=lost) for r in results]
+
+    monkeypatch.setattr(ErpClient, "apply_batch", drop_first_answer)
+
+    first = app.call("POST", "/crm/sync", json={"entity": "account", "crmId": crm_id})
+    created = set(app.bc_records("customers")) - before
+    second = app.call("POST", "/crm/sync", json={"entity": "account", "crmId": crm_id})
+
+    assert dropped and first.status_code >= 400, first.text
+    assert len(created) == 1  # the first attempt did create the customer
+    assert second.status_code == 200, second.text
+    assert set(app.bc_records("customers")) - before == created
+    [erp_id] = created
+    assert app.call("GET", f"/couplings/CUSTOMER?crmId={crm_id}").json()["erpId"] == erp_id
+
+
+@pytest.mark.usefixtures("customer_creates_from_crm")
+def test_a_ribbon_create_that_never_reached_bc_creates_on_retry(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An intent without a created record must not block the create: the search finds nothing, BC creates."""
+    crm_id = _account_with_coupled_currency(app)
+    before = set(app.bc_records("customers"))
+    real = ErpClient.apply_batch
+    calls: list[int] = []
+
+    def fail_first(self: ErpClient, ops: Sequence[WriteOp], **kw: Any) -> list[WriteResult]:
+        if not calls:
+            calls.append(1)
+            lost = Retriable("POST $batch: could not connect", service="erp", code=READ_FAILED)
+            return [WriteResult(op, error=lost) for op in ops]
+        return real(self, ops, **kw)
+
+    monkeypatch.setattr(ErpClient, "apply_batch", fail_first)
+
+    assert app.call("POST", "/crm/sync", json={"entity": "account", "crmId": crm_id}).status_code >= 400
+    second = app.call("POST", "/crm/sync", json={"entity": "account", "crmId": crm_id})
+
+    assert second.status_code == 200, second.text
+    assert len(set(app.bc_records("customers")) - before) == 1
