@@ -23,7 +23,7 @@ from core.fields import side_of, synced_hashes
 from core.lookup_fill import fill_lookups
 from core.model import Counters, Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncError
 from core.odata import WriteOp, WriteResult
-from core.plan import Action, ActionKind, plan_page
+from core.plan import Action, ActionKind, plan_page, source_unchanged
 
 __all__ = ["PageResult", "Outcome", "sync_page", "read_records", "category_of"]
 
@@ -104,12 +104,17 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
     """
     src, dst = side_of(direction)
     couplings = _find_couplings(deps, mapping, src, [r.id for r in sources])
-    actions, destinations = _plan(deps, mapping, direction, sources, force, couplings)
+    # A provably unchanged source needs neither its destination nor a plan (no requests for a quiet page).
+    quiet = set() if force else {r.id for r in sources if source_unchanged(mapping, src, r, couplings.get(r.id))}
+    active = [r for r in sources if r.id not in quiet]
+    actions, destinations = _plan(deps, mapping, direction, active, force, couplings) if active else ([], {})
+    unchanged = [_unchanged(direction, couplings[rid], src) for rid in quiet]
     if dry_run:
-        outcomes = tuple(Outcome(a) for a in actions)
+        outcomes = tuple(Outcome(a) for a in actions + unchanged)
         return PageResult(outcomes, _count(outcomes))
     by_id = {r.id: r for r in sources}
     outcomes = _apply(deps, mapping, actions, couplings, destinations, by_id, job_id, planned_ids or {})
+    outcomes = outcomes + tuple(Outcome(a, coupling=couplings[_source_id(a, src)]) for a in unchanged)
     stale = [o for o in outcomes if o.category is ErrorCategory.CONCURRENCY and o.coupling is not None]
     if stale:
         # X8: re-read the destinations someone changed meanwhile and plan those records once more.
@@ -121,6 +126,12 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
         outcomes = tuple(replaced.get(_source_id(o.action, src), o) for o in outcomes)
     errors = _record_errors(deps, mapping, outcomes, job_id)
     return PageResult(outcomes, _count(outcomes), errors)
+
+
+def _unchanged(direction: Direction, coupling: Coupling, src: Side) -> Action:
+    record_on = coupling.erp_modified_on if src is Side.ERP else coupling.crm_modified_on
+    return Action(ActionKind.UNCHANGED, direction, coupling.erp_id, coupling.crm_id, reason="source not changed",
+                  field_hashes=coupling.field_hashes, source_modified_on=record_on)
 
 
 def _source_id(action: Action, src: Side) -> str:
