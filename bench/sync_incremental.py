@@ -110,7 +110,14 @@ def main(argv: list[str] | None = None) -> int:
             edited = _edit_all(stack)
             _clear(stack)
             t0 = time.perf_counter()
-            jobs = run_mapping(deps, "CUSTOMER", owner="bench")
+            if os.environ.get("KOPPEL_PROFILE"):
+                import cProfile
+                import pstats
+                prof = cProfile.Profile()
+                jobs = prof.runcall(run_mapping, deps, "CUSTOMER", owner="bench")
+                pstats.Stats(prof).sort_stats(os.environ.get("KOPPEL_PROFILE_SORT", "cumulative")).print_stats(35)
+            else:
+                jobs = run_mapping(deps, "CUSTOMER", owner="bench")
             elapsed = time.perf_counter() - t0
             bc_n, dv_n = _requests(stack.info.bc_url), _requests(stack.info.dataverse_url)
             print(f"incremental run over {edited} changed customers: {_line(jobs)}")

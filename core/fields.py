@@ -16,6 +16,7 @@ side's normalized value as it stood right after the last sync: `field_hashes[fm.
 from __future__ import annotations
 
 import base64
+import functools
 import datetime as dt
 import hashlib
 import re
@@ -92,8 +93,19 @@ def _canonical(value: Any) -> str:
 
 def hash_value(value: Any) -> str:
     """A stable 11-character hash of the normalized value (blake2b, 64 bits, base64url)."""
+    try:
+        return _hash_cached(value)
+    except TypeError:  # unhashable (a list or dict value): hash it without the cache
+        return _hash_uncached(value)
+
+
+def _hash_uncached(value: Any) -> str:
     digest = hashlib.blake2b(_canonical(value).encode("utf-8"), digest_size=8).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+# A page hashes the same few values many times (both sides, before and after): cache by value and type.
+_hash_cached = functools.lru_cache(maxsize=1 << 16, typed=True)(_hash_uncached)
 
 
 def same_value(a: Any, b: Any) -> bool:

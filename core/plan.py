@@ -249,9 +249,9 @@ def _modify(kind: ActionKind, args: dict[str, Any], mapping: Mapping, direction:
     args = {**args, "destination_etag": destination.etag, "destination_modified_on": destination.modified_on}
     stored: MappingABC[str, str] = coupling.field_hashes if coupling is not None else {}
     erp_rec, crm_rec = (source, destination) if src is Side.ERP else (destination, source)
+    changes_by_key = field_changes(mapping, stored, erp_rec.fields, crm_rec.fields)
     if coupling is not None:
-        erp_changed, crm_changed = changed_sides(coupling, erp_rec.modified_on, crm_rec.modified_on,
-                                                 field_changes(mapping, stored, erp_rec.fields, crm_rec.fields))
+        erp_changed, crm_changed = changed_sides(coupling, erp_rec.modified_on, crm_rec.modified_on, changes_by_key)
     else:
         erp_changed = crm_changed = True
     src_changed, dst_changed = (erp_changed, crm_changed) if src is Side.ERP else (crm_changed, erp_changed)
@@ -261,7 +261,6 @@ def _modify(kind: ActionKind, args: dict[str, Any], mapping: Mapping, direction:
     tr = transfer(source, mapping, direction, lookups)
     by_key = tr.by_key()
     failed = {f.key: f for f in tr.failures}
-    changes_by_key = field_changes(mapping, stored, erp_rec.fields, crm_rec.fields)
     flowing = mapping.fields_for(direction)
 
     def differs(tf: TransferredField) -> bool:
