@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from core.commands import SyncCommand
 from core.deps import Deps
 from core.engine import Outcome, sync_page
-from core.errors import AlreadyCoupled, Conflict, InvalidInput, KoppelError, NotFound, RecordError
-from core.model import Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncDirection
+from core.errors import AlreadyCoupled, Conflict, KoppelError, NotFound, RecordError
+from core.model import Coupling, Direction, ErrorCategory, Job, Mapping, Record, Side, SyncDirection
+from core.sync_many import queue_sync_many
 from core.plan import ActionKind, auto_direction
 
 __all__ = ["PassOutcome", "SyncOutcome", "sync_records", "run_passes", "create_counterpart", "read_one"]
@@ -72,8 +73,10 @@ def _raise_for(outcome: Outcome, mapping: Mapping) -> None:
 
 
 def run_passes(deps: Deps, mapping: Mapping, coupling: Coupling, directions: tuple[Direction, ...], *,
-               force: bool, job_id: str | None = None) -> SyncOutcome:
-    """Run one pass per direction over the coupled record; stop at the first failure (raised)."""
+               force: bool, job_id: str | None = None, dry_run: bool = False) -> SyncOutcome:
+    """Run one pass per direction over the coupled record; stop at the first failure (raised).
+
+    With `dry_run` (X5) each pass is planned, not applied: the outcome says what would happen."""
     passes = []
     for direction in directions:
         side = Side.ERP if direction is Direction.TO_CRM else Side.CRM
@@ -82,7 +85,7 @@ def run_passes(deps: Deps, mapping: Mapping, coupling: Coupling, directions: tup
         if source is None:
             raise NotFound(f"The {side.value.upper()} record {source_id} no longer exists.",
                            field="erpIds" if side is Side.ERP else "crmIds")
-        result = sync_page(deps, mapping, direction, [source], job_id=job_id, force=force)
+        result = sync_page(deps, mapping, direction, [source], job_id=job_id, force=force, dry_run=dry_run)
         outcome = result.outcomes[0]
         _raise_for(outcome, mapping)
         passes.append(PassOutcome(direction, outcome.action.kind, tuple(outcome.action.changes),
@@ -104,8 +107,9 @@ def create_counterpart(deps: Deps, mapping: Mapping, source: Record, stale: Coup
     return outcome.coupling
 
 
-def sync_records(cmd: SyncCommand, deps: Deps) -> SyncOutcome:
-    """F3: synchronize one coupled record now, with `auto`, `toCrm` or `fromCrm`.
+def sync_records(cmd: SyncCommand, deps: Deps) -> SyncOutcome | Job:
+    """F3: synchronize one coupled record now, with `auto`, `toCrm` or `fromCrm`; several ids (F5) become a
+    background job, answered at once.
 
     Raises:
         NotFound: the mapping, the record or its coupling does not exist.
@@ -116,9 +120,8 @@ def sync_records(cmd: SyncCommand, deps: Deps) -> SyncOutcome:
 
     mapping = load_mapping(deps, cmd.mapping)
     ids = cmd.erp_ids or cmd.crm_ids
-    if len(ids) != 1:
-        raise InvalidInput("erpIds" if cmd.erp_ids else "crmIds",
-                           "Synchronizing several records at once runs as a background job, which is not available yet.")
+    if len(ids) > 1:
+        return queue_sync_many(cmd, deps)
     if mapping.paused:
         raise Conflict(f"Mapping {mapping.name} is paused.", reason="paused")
     store = deps.storage().couplings
@@ -128,17 +131,17 @@ def sync_records(cmd: SyncCommand, deps: Deps) -> SyncOutcome:
         raise NotFound(f"Record {ids[0]} is not coupled in mapping {mapping.name}; set up a coupling first.",
                        field=f"{field}[0]")
     if cmd.direction is SyncDirection.AUTO:
-        directions = _auto(deps, mapping, coupling)
-        return run_passes(deps, mapping, coupling, directions, force=False)
+        directions = _auto(deps, mapping, coupling, cmd.dry_run)
+        return run_passes(deps, mapping, coupling, directions, force=False, dry_run=cmd.dry_run)
     direction = Direction(cmd.direction.value)
     if not mapping.direction.allows(direction):
         raise Conflict(f"Mapping {mapping.name} synchronizes only {mapping.direction.value}; "
                        f"it cannot synchronize {direction.value}.", reason="directionNotAllowed", field="direction")
     # A direction a person chose explicitly may overwrite destination changes (SPEC §5.4).
-    return run_passes(deps, mapping, coupling, (direction,), force=True)
+    return run_passes(deps, mapping, coupling, (direction,), force=True, dry_run=cmd.dry_run)
 
 
-def _auto(deps: Deps, mapping: Mapping, coupling: Coupling) -> tuple[Direction, ...]:
+def _auto(deps: Deps, mapping: Mapping, coupling: Coupling, dry_run: bool) -> tuple[Direction, ...]:
     erp = read_one(deps, mapping, Side.ERP, coupling.erp_id)
     crm = read_one(deps, mapping, Side.CRM, coupling.crm_id)
     if erp is None or crm is None:
@@ -147,6 +150,7 @@ def _auto(deps: Deps, mapping: Mapping, coupling: Coupling) -> tuple[Direction, 
     answer = auto_direction(mapping, erp, crm, coupling)
     if isinstance(answer, KoppelError):
         # Record the conflict as a person would find it in the errors view, then refuse (F9 policy fail).
-        sync_page(deps, mapping, Direction.TO_CRM, [erp])
+        if not dry_run:
+            sync_page(deps, mapping, Direction.TO_CRM, [erp])
         raise answer
     return answer or (Direction.TO_CRM if mapping.direction.allows(Direction.TO_CRM) else Direction.FROM_CRM,)

@@ -269,8 +269,9 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/couplings/{mapping}/{erpId}": {"delete": _op(
             "uncouple", "Uncouple one record; no record is deleted (F6).", {204: None}, errors=(400, 404, 409, 503),
             params=(_PATH_MAPPING, _param("erpId", "path", guid)))},
-        "/sync": {"post": _op("sync_records", "Synchronize coupled records now (F3).", {200: _ref("SyncOutcome")},
-                              body=_ref("SyncRequest"))},
+        "/sync": {"post": _op("sync_records", "Synchronize one coupled record now (F3: 200 with the outcome); "
+                              "several ids run as a background job (F5: 202 with the job).",
+                              {200: _ref("SyncOutcome"), 202: _ref("Job")}, body=_ref("SyncRequest"))},
         "/crm/sync": {"post": _op("crm_sync", "Synchronize one CRM row from the ribbon (F4).",
                                   {200: _ref("RibbonAnswer")}, body=_ref("CrmSyncRequest"))},
         "/mappings": {"get": _op("list_mappings", "Every mapping.", {200: _ref("MappingList")}, errors=(503,))},

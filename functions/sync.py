@@ -7,6 +7,8 @@ from core import ribbon, sync_now
 from core.commands import parse_crm_sync, parse_sync
 from functions.deps import deps
 from functions.http import guarded, json_response, read_json
+from core.model import Job
+from functions.jobs import job_json
 from functions.views import ribbon_json, sync_outcome_json
 
 bp = func.Blueprint()
@@ -15,7 +17,10 @@ bp = func.Blueprint()
 @bp.route(route="sync", methods=["POST"])
 def sync_records(req: func.HttpRequest) -> func.HttpResponse:
     def run() -> func.HttpResponse:
-        return json_response(sync_outcome_json(sync_now.sync_records(parse_sync(read_json(req)), deps())))
+        answer = sync_now.sync_records(parse_sync(read_json(req)), deps())
+        if isinstance(answer, Job):  # several ids: a background job (F5)
+            return json_response(job_json(answer), 202, {"Location": f"/api/jobs/{answer.id}"})
+        return json_response(sync_outcome_json(answer))
 
     return guarded(req, run)
 

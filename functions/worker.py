@@ -12,7 +12,9 @@ from typing import Any
 
 import azure.functions as func
 
+from core.model import Direction, Side
 from core.passes import Mode, run_mapping
+from core.sync_many import run_sync_many
 from functions.deps import deps
 
 __all__ = ["bp", "handle"]
@@ -34,6 +36,11 @@ def handle(body: dict[str, Any], message_id: str, delivery_count: int) -> None:
         jobs = run_mapping(deps(), str(body["mapping"]), owner=owner, dry_run=bool(body.get("dryRun")),
                            mode=mode, job_ids=[str(j) for j in job_ids])
         log.info("message %s: mapping %s ran %d passes", message_id, body["mapping"], len(jobs))
+        return
+    if kind == "sync-ids":
+        job = run_sync_many(deps(), str(body["jobId"]), str(body["mapping"]), Side(body["side"]),
+                            [str(i) for i in body["ids"]], Direction(body["direction"]), dry_run=bool(body.get("dryRun")))
+        log.info("message %s: job %s %s", message_id, job.id, job.status.value)
         return
     log.warning("message %s: unknown kind %r dropped", message_id, kind)
 
