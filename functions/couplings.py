@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from core import coupling
-from core.commands import parse_couple, parse_page_query, require_guid, require_mapping_name
+from core import coupling, uncoupling
+from core.commands import (
+    parse_couple, parse_ids, parse_object, parse_page_query, require_guid, require_mapping_name,
+)
+from core.model import Job
 from core.errors import InvalidInput
 from functions.deps import deps
 from functions.http import empty, guarded, json_response, read_json
+from functions.jobs import job_json
 from functions.views import coupling_json, coupling_page_json, couple_result_json
 
 bp = func.Blueprint()
@@ -40,5 +44,27 @@ def uncouple(req: func.HttpRequest) -> func.HttpResponse:
         mapping = require_mapping_name(req.route_params.get("mapping"))
         coupling.uncouple_record(mapping, require_guid(req.route_params.get("erpId"), "erpId"), deps())
         return empty(204)
+
+    return guarded(req, run)
+
+
+@bp.route(route="couplings/{mapping}/uncouple", methods=["POST"])
+def uncouple_many(req: func.HttpRequest) -> func.HttpResponse:
+    def run() -> func.HttpResponse:
+        mapping = require_mapping_name(req.route_params.get("mapping"))
+        body = parse_object(read_json(req), {"erpIds"}, {"erpIds"})
+        answer = uncoupling.uncouple_many(mapping, parse_ids(body["erpIds"], "erpIds"), deps())
+        if isinstance(answer, Job):
+            return json_response(job_json(answer), 202, {"Location": f"/api/jobs/{answer.id}"})
+        return json_response({"uncoupled": answer})
+
+    return guarded(req, run)
+
+
+@bp.route(route="mappings/{name}/uncouple-all", methods=["POST"])
+def uncouple_all(req: func.HttpRequest) -> func.HttpResponse:
+    def run() -> func.HttpResponse:
+        job = uncoupling.queue_uncouple_all(require_mapping_name(req.route_params.get("name"), "name"), deps())
+        return json_response(job_json(job), 202, {"Location": f"/api/jobs/{job.id}"})
 
     return guarded(req, run)

@@ -200,6 +200,7 @@ def _request_schemas() -> dict[str, Schema]:
         "SynchronizeRequest": _obj({**action, "erpIds": {**_IDS, "maxItems": INLINE_LIMIT}, "direction": {"enum": ["toCrm", "fromCrm"]}},
                                    ("mapping", "erpIds", "direction")),
         "ActionRequest": _obj(action, ("mapping", "erpIds")),
+        "UncoupleRequest": _obj({"erpIds": _IDS}, ("erpIds",)),
     }
 
 
@@ -269,6 +270,13 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/couplings/{mapping}/{erpId}": {"delete": _op(
             "uncouple", "Uncouple one record; no record is deleted (F6).", {204: None}, errors=(400, 404, 409, 503),
             params=(_PATH_MAPPING, _param("erpId", "path", guid)))},
+        "/couplings/{mapping}/uncouple": {"post": _op(
+            "uncouple_many", "Uncouple many records: inline up to 1,000 ids, else a background job (F6).",
+            {200: _obj({"uncoupled": {"type": "integer"}}, ("uncoupled",)), 202: _ref("Job")},
+            errors=(400, 404, 503), params=(_PATH_MAPPING,), body=_ref("UncoupleRequest"))},
+        "/mappings/{name}/uncouple-all": {"post": _op(
+            "uncouple_all", "Uncouple every record of a mapping as a background job (F6); no record is deleted.",
+            {202: _ref("Job")}, errors=(400, 404, 503), params=(_PATH_NAME,))},
         "/sync": {"post": _op("sync_records", "Synchronize one coupled record now (F3: 200 with the outcome); "
                               "several ids run as a background job (F5: 202 with the job).",
                               {200: _ref("SyncOutcome"), 202: _ref("Job")}, body=_ref("SyncRequest"))},

@@ -15,6 +15,7 @@ import azure.functions as func
 from core.model import Direction, Side
 from core.passes import Mode, run_mapping
 from core.sync_many import run_sync_many
+from core.uncoupling import run_uncoupling
 from functions.deps import deps
 
 __all__ = ["bp", "handle"]
@@ -40,6 +41,12 @@ def handle(body: dict[str, Any], message_id: str, delivery_count: int) -> None:
     if kind == "sync-ids":
         job = run_sync_many(deps(), str(body["jobId"]), str(body["mapping"]), Side(body["side"]),
                             [str(i) for i in body["ids"]], Direction(body["direction"]), dry_run=bool(body.get("dryRun")))
+        log.info("message %s: job %s %s", message_id, job.id, job.status.value)
+        return
+    if kind == "uncouple":
+        ids = body.get("erpIds")
+        job = run_uncoupling(deps(), str(body["jobId"]), str(body["mapping"]),
+                             None if ids is None else [str(i) for i in ids])
         log.info("message %s: job %s %s", message_id, job.id, job.status.value)
         return
     log.warning("message %s: unknown kind %r dropped", message_id, kind)
