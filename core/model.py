@@ -123,11 +123,12 @@ class FieldMapping:
     not_null: bool = False
     match_priority: int | None = None
     case_sensitive: bool = False
+    key: str = field(init=False, repr=False, compare=False)
+    """Stable name of this field pair, used for per-field hashes and conflict rows (derived once: it is
+    read for every field of every record planned)."""
 
-    @property
-    def key(self) -> str:
-        """Stable name of this field pair, used for per-field hashes and conflict rows."""
-        return f"{self.erp_field or '='}|{self.crm_field or '='}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.erp_field or '='}|{self.crm_field or '='}")
 
     def flows(self, direction: Direction) -> bool:
         """Whether this field is written when synchronizing in `direction` (toCrm or fromCrm)."""
@@ -167,8 +168,15 @@ class Mapping:
     version: int = 1
     etag: str | None = None
 
+    flowing: dict[Direction, tuple[FieldMapping, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Derived once: the planner asks for every record of a page.
+        object.__setattr__(self, "flowing", {d: tuple(f for f in self.field_mappings if f.flows(d))
+                                             for d in (Direction.TO_CRM, Direction.FROM_CRM)})
+
     def fields_for(self, direction: Direction) -> tuple[FieldMapping, ...]:
-        return tuple(f for f in self.field_mappings if f.flows(direction))
+        return self.flowing.get(direction) or ()
 
     def source_fields(self, side: Side) -> tuple[str, ...]:
         """The fields to read from `side`: every enabled mapped field, without duplicates."""
