@@ -12,6 +12,8 @@ from typing import Any
 
 import azure.functions as func
 
+from core.full_sync import Step, run_full_sync
+from core.matching import run_match_coupling
 from core.model import Direction, Side
 from core.passes import Mode, run_mapping
 from core.sync_many import run_sync_many
@@ -48,6 +50,17 @@ def handle(body: dict[str, Any], message_id: str, delivery_count: int) -> None:
         job = run_uncoupling(deps(), str(body["jobId"]), str(body["mapping"]),
                              None if ids is None else [str(i) for i in ids])
         log.info("message %s: job %s %s", message_id, job.id, job.status.value)
+        return
+    if kind == "match-couple":
+        job = run_match_coupling(deps(), str(body["jobId"]), str(body["mapping"]), bool(body.get("createNew")),
+                                 bool(body.get("syncAfter")), dry_run=bool(body.get("dryRun")))
+        log.info("message %s: job %s %s", message_id, job.id, job.status.value)
+        return
+    if kind == "full-sync":
+        owner = f"{message_id}/{delivery_count}/{uuid.uuid4().hex[:8]}"
+        jobs = run_full_sync(deps(), [Step.from_json(s) for s in body.get("steps") or []], owner=owner,
+                             dry_run=bool(body.get("dryRun")))
+        log.info("message %s: full sync ran %d jobs", message_id, len(jobs))
         return
     log.warning("message %s: unknown kind %r dropped", message_id, kind)
 
