@@ -167,16 +167,21 @@ def _answer_schemas() -> dict[str, Schema]:
         "RunAccepted": _obj({"mapping": {"type": "string"}, "mode": {"enum": ["incremental", "full"]},
                              "dryRun": {"type": "boolean"}, "jobIds": {"type": "array", "items": {"type": "string"}}},
                             ("mapping", "jobIds"), closed=False),
-        "PlanLine": _obj({"mapping": {"type": "string"}, "dependsOn": {"type": "array", "items": {"type": "string"}},
-                          "erpCount": {"type": "integer"}, "crmCount": {"type": "integer"},
-                          "recommendation": {"enum": ["fullSync", "matchCoupling", "nothing"]},
-                          "error": {"type": ["string", "null"]},
-                          "jobIds": {"type": "array", "items": {"type": "string"}}},
-                         ("mapping", "erpCount", "crmCount", "recommendation"), closed=False),
-        "FullSyncPlan": _obj({"value": {"type": "array", "items": _ref("PlanLine")}}, ("value",), closed=False),
         "Connection": _obj({"erp": side, "crm": side, "storage": side, "queue": side},
                            ("erp", "crm", "storage", "queue"), closed=False),
         "Health": _obj({"status": {"const": "ok"}}, ("status",), closed=False),
+        # Change notifications (X2): BC's payload and Dataverse's execution context keep members Koppel ignores.
+        "ErpNotifications": _obj({"value": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _obj({
+            "subscriptionId": _TEXT, "clientState": {"type": "string"}, "resource": _TEXT,
+            "changeType": {"enum": ["created", "updated", "deleted", "collection"]},
+            "lastModifiedDateTime": {"type": "string"}}, ("subscriptionId", "resource", "changeType"),
+            closed=False)}}, ("value",), closed=False),
+        "CrmExecutionContext": _obj({"MessageName": _TEXT, "PrimaryEntityName": _TEXT,
+                                     "PrimaryEntityId": GUID_SCHEMA},
+                                    ("MessageName", "PrimaryEntityName", "PrimaryEntityId"), closed=False),
+        "NotificationsAccepted": _obj({"jobIds": {"type": "array", "items": {"type": "string"}},
+                                       "woken": {"type": "array", "items": {"type": "string"}},
+                                       "ignored": {"type": "integer"}}, ("jobIds", "woken", "ignored"), closed=False),
         # RFC 9457 members plus Koppel's facts (functions/http.py::problem); never header values or secrets.
         "Problem": _obj({
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
@@ -200,10 +205,6 @@ def _request_schemas() -> dict[str, Schema]:
         "CrmSyncRequest": _obj({"entity": {"type": "string", "pattern": r"^[a-z_]{1,64}$"}, "crmId": GUID_SCHEMA},
                                ("entity", "crmId")),
         "RunRequest": _obj({"mode": {"enum": ["incremental", "full"]}, "dryRun": {"type": "boolean"}}),
-        "MatchCoupleRequest": _obj({"createNew": {"type": "boolean"}, "syncAfter": {"type": "boolean"},
-                                    "dryRun": {"type": "boolean"}}),
-        "FullSyncRequest": _obj({"mappings": {"type": "array", "items": mapping, "minItems": 1},
-                                 "dryRun": {"type": "boolean"}}),
         "ResetDefaultsRequest": _obj({"confirm": {"type": "boolean"},
                                       "names": {"type": "array", "items": mapping, "minItems": 1}}),
         "RetryRequest": {"oneOf": [_obj(action, ("mapping", "erpIds")),
@@ -317,17 +318,6 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/mappings/{name}/sync": {"post": _op(
             "run_sync", "Queue a synchronization of the mapping now (F8, F13, X5).", {202: _ref("RunAccepted")},
             errors=(400, 404, 409, 503), params=(_PATH_NAME,), body=_ref("RunRequest"), body_required=False)},
-        "/mappings/{name}/match-couple": {"post": _op(
-            "match_couple", "Couple the uncoupled records by their match fields as a background job (F12).",
-            {202: _ref("Job")}, errors=(400, 404, 503), params=(_PATH_NAME,), body=_ref("MatchCoupleRequest"),
-            body_required=False)},
-        "/setup/full-sync-plan": {"get": _op(
-            "full_sync_plan", "Per mapping in dependency order: counts per side and the recommended run (F13).",
-            {200: _ref("FullSyncPlan")}, errors=(502, 503))},
-        "/setup/full-sync": {"post": _op(
-            "full_sync", "Queue the recommended run of each mapping, in dependency order (F13, X5).",
-            {202: _ref("FullSyncPlan")}, errors=(400, 404, 502, 503), body=_ref("FullSyncRequest"),
-            body_required=False)},
         "/jobs": {"get": _op("list_jobs", "Jobs, newest first (F11).", {200: _ref("JobList")}, errors=(400, 503),
                              params=(_QUERY_MAPPING, _TOP))},
         "/jobs/{id}": {"get": _op("get_job", "One job with its counters and error rows.", {200: _ref("JobDetail")},
@@ -342,13 +332,29 @@ def _paths() -> dict[str, dict[str, Schema]]:
                                         {200: _ref("ActionResults")}, body=_ref("ActionRequest"))},
         "/errors/delete-couplings": {"post": _op("delete_error_couplings", "Delete the couplings (never records).",
                                                  {200: _ref("ActionResults")}, body=_ref("ActionRequest"))},
+        "/webhooks/erp": {"post": {**_op(
+            "erp_webhook", "BC change notifications (X2); `?validationToken=` is the subscription handshake.",
+            {202: _ref("NotificationsAccepted")}, errors=(400, 401, 503), anonymous=True, body_required=False,
+            body=_ref("ErpNotifications"),
+            params=(_param("validationToken", "query", {"type": "string"}, text="Echoed as text/plain."),)),
+            "responses": {**_op("erp_webhook", "", {202: _ref("NotificationsAccepted")}, errors=(400, 401, 503),
+                                anonymous=True)["responses"],
+                          "200": {"description": "The handshake: the validationToken, echoed.",
+                                  **_json({"type": "string"}, "text/plain")}},
+        }},
+        "/webhooks/crm": {"post": _op(
+            "crm_webhook", "Dataverse webhook (X2): a RemoteExecutionContext of Create, Update or Delete.",
+            {202: _ref("NotificationsAccepted")}, errors=(400, 401, 503), anonymous=True,
+            body=_ref("CrmExecutionContext"),
+            params=(_param("x-koppel-secret", "header", {"type": "string"}, text="KOPPEL_WEBHOOK_SECRET."),))},
     }
 
 
 def _responses() -> dict[str, Schema]:
     words = {400: "Bad input; `field` names what to fix.", 404: "Not found.", 409: "Conflict; `reason` says which.",
              422: "The record failed.", 502: "A side refused or failed to authenticate.",
-             503: "A setting is missing (`setting`) or a side is unavailable."}
+             503: "A setting is missing (`setting`) or a side is unavailable.",
+             401: "A webhook's secret is missing or wrong (anonymous routes only)."}
     out: dict[str, Schema] = {f"Problem{s}": {"description": w, **_json(_ref("Problem"), "application/problem+json")}
                               for s, w in words.items()}
     # The Functions host answers a missing or wrong key itself, with an empty body.

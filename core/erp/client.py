@@ -156,12 +156,6 @@ class ErpClient:
         wanted = list(dict.fromkeys([field, *fields]))
         return list(self._read_where(entity, field, [quote(str(v)) for v in values if v], wanted, MAX_OR))
 
-    def count(self, entity: str, extra_filter: str | None = None) -> int:
-        """How many records match `extra_filter`: one `$count=true&$top=1` GET (api-facts §B.4)."""
-        params = {"$select": "id", "$filter": extra_filter, "$top": "1", "$count": "true"}
-        answer = self.session.request("GET", self._entity_url(entity), params=params).json()
-        return int(answer.get("@odata.count", len(answer.get("value", []))))
-
     def get(self, entity: str, record_id: str, fields: Sequence[str] | None = None) -> Record | None:
         """One record, or None when it does not exist (404)."""
         params = {"$select": _select(fields)} if fields is not None else None
@@ -197,6 +191,27 @@ class ErpClient:
         except RemoteError as err:
             if err.status != 404:
                 raise
+
+    # -- webhook subscriptions (api-facts §B.6: environment-wide, not company-scoped) -------------
+    def list_subscriptions(self) -> list[dict[str, Any]]:
+        """Every webhook subscription of the environment, as BC answers them."""
+        rows = self.session.request("GET", f"{self.config.api_root}/subscriptions").json().get("value", [])
+        return [dict(r) for r in rows]
+
+    def create_subscription(self, entity: str, notification_url: str, client_state: str) -> dict[str, Any]:
+        """POST a subscription to `entity` of this company; BC validates `notification_url` first."""
+        body = {"notificationUrl": notification_url, "clientState": client_state,
+                "resource": f"/api/v2.0/companies({self.config.company_id})/{entity}"}
+        row: dict[str, Any] = self.session.request("POST", f"{self.config.api_root}/subscriptions", json=body,
+                                                   idempotent=False).json()
+        return row
+
+    def renew_subscription(self, subscription_id: str, etag: str, client_state: str) -> dict[str, Any]:
+        """PATCH with If-Match: extends the expiry by three days (the handshake repeats)."""
+        url = f"{self.config.api_root}/subscriptions({quote(subscription_id)})"
+        row: dict[str, Any] = self.session.request("PATCH", url, json={"clientState": client_state},
+                                                   headers={"If-Match": _require_etag(etag)}).json()
+        return row
 
     # -- $batch --------------------------------------------------------------------------------
     def _batch_request(self, op: WriteOp, n: int) -> dict[str, Any]:
