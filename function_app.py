@@ -5,11 +5,12 @@ from functions import couplings, monitoring, sync
 from functions import runs, scheduler, worker
 from functions import errors_view, jobs, mappings
 from functions import openapi
+from functions import setup
 from functions import webhooks
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (monitoring.bp, couplings.bp, sync.bp,
                   runs.bp, scheduler.bp, worker.bp,
                   mappings.bp, jobs.bp, errors_view.bp, openapi.bp,
-                  webhooks.bp):
+                  webhooks.bp, setup.bp):
     app.register_functions(blueprint)

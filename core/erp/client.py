@@ -156,6 +156,12 @@ class ErpClient:
         wanted = list(dict.fromkeys([field, *fields]))
         return list(self._read_where(entity, field, [quote(str(v)) for v in values if v], wanted, MAX_OR))
 
+    def count(self, entity: str, extra_filter: str | None = None) -> int:
+        """How many records match `extra_filter`: one `$count=true&$top=1` GET (api-facts §B.4)."""
+        params = {"$select": "id", "$filter": extra_filter, "$top": "1", "$count": "true"}
+        answer = self.session.request("GET", self._entity_url(entity), params=params).json()
+        return int(answer.get("@odata.count", len(answer.get("value", []))))
+
     def get(self, entity: str, record_id: str, fields: Sequence[str] | None = None) -> Record | None:
         """One record, or None when it does not exist (404)."""
         params = {"$select": _select(fields)} if fields is not None else None
