@@ -190,7 +190,8 @@ def run_full_sync(deps: Deps, steps: Sequence[Step], *, owner: str, dry_run: boo
             continue
         try:
             if step.coupling_job:
-                job = run_match_coupling(deps, step.coupling_job, step.mapping, create_new=False, sync_after=False,
+                # Unmatched records are created here (not failed): the full passes that follow would create them anyway.
+                job = run_match_coupling(deps, step.coupling_job, step.mapping, create_new=True, sync_after=False,
                                          dry_run=dry_run)
                 done.append(job)
                 if job.status is JobStatus.FAILED:
