@@ -43,8 +43,8 @@ def _unauthorized(req: func.HttpRequest, detail: str) -> func.HttpResponse:
 @bp.route(route="webhooks/erp", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def erp_webhook(req: func.HttpRequest) -> func.HttpResponse:
     token = req.params.get("validationToken")
-    if token is not None:
-        # The subscription handshake: echo the token, nothing else (api-facts §B.6).
+    if token is not None and not req.get_body():
+        # The subscription handshake (no body): echo the token, nothing else (api-facts §B.6).
         return func.HttpResponse(token[:_MAX_TOKEN], status_code=200, mimetype="text/plain", charset="utf-8")
 
     def run() -> func.HttpResponse:
