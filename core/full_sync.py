@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from core.crm.client import TABLES
 from core.deps import Deps
+from core.erp.client import ENTITIES
 from core.errors import InvalidInput, KoppelError, NotFound, Rejected
 from core.matching import match_levels, run_match_coupling
 from core.model import Direction, Job, JobStatus, JobType, Mapping
@@ -124,6 +126,10 @@ def plan_full_sync(deps: Deps, names: Sequence[str] | None = None) -> list[PlanL
     """
     lines = []
     for m in _selected(deps, names):
+        if m.erp_entity not in ENTITIES or m.crm_entity not in TABLES:  # stored as data; the clients refuse them
+            lines.append(PlanLine(m.name, m.depends_on, 0, 0, Recommendation.NOTHING,
+                                  f"Koppel cannot read {m.erp_entity} / {m.crm_entity}."))
+            continue
         try:
             erp_count = deps.erp().count(m.erp_entity, m.erp_filter)
             crm_count = deps.crm().count(m.crm_entity, m.crm_id_field, m.crm_filter)
