@@ -98,6 +98,11 @@ class JobStore:
         ops: builtins.list[Any] = [
             ("update", _to_entity(job, job_key), {"mode": UpdateMode.REPLACE, **if_match(job.etag)})]
         ops += [("upsert", _to_entity(job, rk), {"mode": UpdateMode.REPLACE}) for rk in copies]
+        # The index copies are keyed by start time: when a queued job starts, its old copies must go.
+        stored = self._stored_started_on(job.id)
+        if stored is not None and stored != job.started_on:
+            ops += [("delete", {"PartitionKey": _PK, "RowKey": rk})
+                    for rk in _row_keys(replace(job, started_on=stored))[1:]]
         try:
             replies = self._table.submit_transaction(ops)
         except TableTransactionError as err:
@@ -107,6 +112,11 @@ class JobStore:
         except STORAGE_ERRORS as err:
             raise translate("update job", err) from err
         return replace(job, etag=replies[0]["etag"])
+
+    def _stored_started_on(self, job_id: str) -> Any:
+        rows = list(self._table.query_entities("PartitionKey eq @pk and RowKey eq @rk", select=["StartedOn"],
+                                               parameters={"pk": _PK, "rk": f"j|{key(job_id)}"}))
+        return from_utc(rows[0]["StartedOn"]) if rows else None
 
     def get(self, job_id: str) -> Job:
         """Raises: NotFound: no job with this id."""

@@ -119,3 +119,17 @@ class TestJobStore:
         assert [j.id for j in storage.jobs.list(None, top=4)] == ["j5", "j4", "j3", "j2"]
         assert [j.id for j in storage.jobs.list("CUSTOMER", top=10)] == ["j5", "j3", "j1"]
         assert [j.id for j in storage.jobs.list("VENDOR", top=2)] == ["j4", "j2"]
+
+
+class TestJobStarting:
+    def test_a_queued_job_that_starts_later_is_listed_once(self, storage: Storage) -> None:
+        job = storage.jobs.create(_job(str(uuid.uuid4()), minutes=0))
+
+        started = storage.jobs.update(dataclasses.replace(job, status=JobStatus.RUNNING,
+                                                          started_on=job.started_on + dt.timedelta(minutes=5)))
+        storage.jobs.update(dataclasses.replace(started, status=JobStatus.SUCCEEDED))
+
+        overall = [j.id for j in storage.jobs.list(top=1000)]
+        per_mapping = [j.id for j in storage.jobs.list("CUSTOMER", top=1000)]
+        assert overall.count(job.id) == 1 and per_mapping.count(job.id) == 1
+        assert storage.jobs.get(job.id).status is JobStatus.SUCCEEDED
