@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import threading
 from pathlib import Path
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     info = stack.info.to_json()
     os.environ["REQUESTS_CA_BUNDLE"] = info["caBundle"]
     os.environ.update(settings_for(info, azurite.connection_string))
+    # Near-real-time (X2): BC notifies this app, Dataverse posts to it with the shared secret.
+    os.environ.setdefault("KOPPEL_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+    os.environ["KOPPEL_PUBLIC_URL"] = f"http://127.0.0.1:{args.port}"
 
     bc_ids = requests.post(f"{info['bcUrl']}/_admin/seed", json={"entity": "customers", "count": args.customers,
                                                               "seed": 1}, timeout=30).json()["ids"]
@@ -64,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
 
     host = serve(function_app.app, port=args.port, function_key=os.environ.get("KOPPEL_FUNCTION_KEY"))
     key = host.function_key
+    from core.subscriptions import ensure_subscriptions
+    from functions.deps import deps
+
+    subscribed = [sub.entity for sub in ensure_subscriptions(deps())]
+    requests.post(f"{info['dataverseUrl']}/_admin/webhooks", timeout=30, json={
+        "url": f"{host.url}/api/webhooks/crm", "entities": ["account", "contact", "product"],
+        "headers": {"x-koppel-secret": os.environ["KOPPEL_WEBHOOK_SECRET"]}}).raise_for_status()
     api = f"{host.url}/api"
     print(json.dumps({"url": host.url, "functionKey": key}), flush=True)
     print(f"""
@@ -85,6 +96,12 @@ Try it (ERP customer {bc_ids[0]}, CRM account {crm_ids[0]}):
        -d '{{"mapping":"CUSTOMER","erpIds":["{bc_ids[0]}"],"direction":"auto"}}' {api}/sync
   curl -s -X DELETE -H "x-functions-key: {key}" {api}/couplings/CUSTOMER/{bc_ids[0]}
   # see both sides: {info['bcUrl']}/_admin/records/customers and {info['dataverseUrl']}/_admin/records/accounts
+
+Near-real-time: Business Central notifies the app about {', '.join(subscribed) or 'nothing'} (2 s after a change
+here, 30 s in BC online), Dataverse posts every account, contact and product change. Edit a coupled record as a
+person would and watch the other side follow without a sync call:
+  curl -s --cacert {info['caBundle']} -H "Content-Type: application/json" \\
+       -d '{{"entity":"customers","id":"{bc_ids[0]}","fields":{{"city":"Gent"}},"by":"Anna"}}' {info['bcUrl']}/_admin/edit
 
 Ctrl-C stops everything.""", flush=True)
 
