@@ -1,6 +1,7 @@
 """End-to-end fixtures: the real function_app served by devhost, on the emulators and Azurite."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import time
@@ -91,3 +92,15 @@ def _app(app_host: tuple[str, str], fresh_stack: Stack) -> App:
     """The app, with both emulators reset before the test."""
     api, key = app_host
     return App(api, key, fresh_stack)
+
+
+@pytest.fixture(name="customer_creates_from_crm")
+def _customer_creates_from_crm(app: App) -> Iterator[None]:
+    """CUSTOMER with syncOnlyCoupled off (the ribbon may create ERP records), restored afterwards."""
+    from functions.deps import deps
+
+    mappings = deps().storage().mappings
+    original = mappings.get("CUSTOMER")
+    changed = mappings.put(dataclasses.replace(original, sync_only_coupled=False), expected_etag=original.etag)
+    yield
+    mappings.put(dataclasses.replace(original, version=changed.version), expected_etag=mappings.get("CUSTOMER").etag)

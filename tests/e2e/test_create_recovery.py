@@ -5,8 +5,7 @@ The hook lets Business Central create the customer, then drops its answer the wa
 """
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -14,20 +13,9 @@ import pytest
 from core.erp.client import ErpClient
 from core.errors import Retriable
 from core.odata import READ_FAILED, WriteOp, WriteResult
-from functions.deps import deps
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(name="customer_creates_from_crm")
-def _customer_creates_from_crm(app: App) -> Iterator[None]:
-    """CUSTOMER with syncOnlyCoupled off (the ribbon may create), restored afterwards."""
-    mappings = deps().storage().mappings
-    original = mappings.get("CUSTOMER")
-    changed = mappings.put(dataclasses.replace(original, sync_only_coupled=False), expected_etag=original.etag)
-    yield
-    mappings.put(dataclasses.replace(original, version=changed.version), expected_etag=mappings.get("CUSTOMER").etag)
 
 
 def _account_with_coupled_currency(app: App) -> str:

@@ -1,25 +1,12 @@
 """The CRM ribbon (F4): synchronize one record from Dataverse, in words a salesperson understands."""
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 
 import pytest
 
-from functions.deps import deps
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(name="customer_not_only_coupled")
-def _customer_not_only_coupled(app: App) -> Iterator[None]:
-    """CUSTOMER with syncOnlyCoupled off for one test, restored afterwards."""
-    mappings = deps().storage().mappings
-    original = mappings.get("CUSTOMER")
-    changed = mappings.put(dataclasses.replace(original, sync_only_coupled=False), expected_etag=original.etag)
-    yield
-    mappings.put(dataclasses.replace(original, version=changed.version), expected_etag=mappings.get("CUSTOMER").etag)
 
 
 def test_a_coupled_row_is_synchronized_from_crm_and_answers_the_erp_record(app: App) -> None:
@@ -51,7 +38,7 @@ def test_an_uncoupled_row_is_refused_in_the_salespersons_language(app: App) -> N
     assert set(app.bc_records("customers")) == before
 
 
-@pytest.mark.usefixtures("customer_not_only_coupled")
+@pytest.mark.usefixtures("customer_creates_from_crm")
 def test_an_uncoupled_row_creates_and_couples_the_erp_record_when_the_mapping_allows(app: App) -> None:
     [crm_id] = app.seed("crm", "accounts", 1)
     app.edit("crm", "accounts", crm_id, {"address1_country": "NL"})  # BC holds a country code (≤ 10 characters)
@@ -74,7 +61,7 @@ def test_an_uncoupled_row_creates_and_couples_the_erp_record_when_the_mapping_al
 
 
 def test_an_uncoupled_dependency_fails_with_a_reason_a_person_can_act_on(app: App,
-                                                                         customer_not_only_coupled: None) -> None:
+                                                                         customer_creates_from_crm: None) -> None:
     [crm_id] = app.seed("crm", "accounts", 1)
     currency = app.crm_records("accounts", "accountid")[crm_id]["_transactioncurrencyid_value"]
     app.call("DELETE", "/couplings/CURRENCY/" + "6f9619ff-8b86-d011-b42d-00c04fc964ff")  # none: keeps the test honest
