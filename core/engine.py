@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 from collections.abc import Mapping as MappingABC, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.coupling_state import applied_state, next_error_state
@@ -24,6 +24,7 @@ from core.lookup_fill import fill_lookups
 from core.model import Counters, Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncError
 from core.odata import WriteOp, WriteResult
 from core.plan import Action, ActionKind, plan_page, source_unchanged
+from core.store.coupling_snapshot import CouplingSnapshot
 
 __all__ = ["PageResult", "Outcome", "sync_page", "read_records", "category_of"]
 
@@ -79,14 +80,18 @@ def _plan(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[
     return actions, destinations
 
 
-def _find_couplings(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str]) -> dict[str, Coupling]:
+def _find_couplings(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str],
+                    snapshot: CouplingSnapshot | None) -> dict[str, Coupling]:
+    if snapshot is not None:
+        return snapshot.find(side, ids)
     store = deps.storage().couplings
     return store.find_by_erp(mapping.name, ids) if side is Side.ERP else store.find_by_crm(mapping.name, ids)
 
 
 def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], *,
               job_id: str | None = None, force: bool = False, dry_run: bool = False,
-              planned_ids: MappingABC[str, str] | None = None) -> PageResult:
+              planned_ids: MappingABC[str, str] | None = None,
+              couplings: CouplingSnapshot | None = None) -> PageResult:
     """Synchronize one page of source records in one direction.
 
     Args:
@@ -98,30 +103,33 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
         force: overwrite destination changes (a person chose the direction, or a winner policy).
         dry_run: plan only (X5): nothing is written anywhere.
         planned_ids: for creates, the destination id to use per source id (an idempotent create).
+        couplings: the pass's coupling snapshot, read instead of the store and kept current with every coupling
+            written; None reads the page's couplings from the store (small passes, single records).
 
     Returns:
         Per-record outcomes, counters and the error rows written.
     """
     src, dst = side_of(direction)
-    couplings = _find_couplings(deps, mapping, src, [r.id for r in sources])
+    snapshot = couplings
+    found = _find_couplings(deps, mapping, src, [r.id for r in sources], snapshot)
     # A provably unchanged source needs neither its destination nor a plan (no requests for a quiet page).
-    quiet = set() if force else {r.id for r in sources if source_unchanged(mapping, src, r, couplings.get(r.id))}
+    quiet = set() if force else {r.id for r in sources if source_unchanged(mapping, src, r, found.get(r.id))}
     active = [r for r in sources if r.id not in quiet]
-    actions, destinations = _plan(deps, mapping, direction, active, force, couplings) if active else ([], {})
-    unchanged = [_unchanged(direction, couplings[rid], src) for rid in quiet]
+    actions, destinations = _plan(deps, mapping, direction, active, force, found) if active else ([], {})
+    unchanged = [_unchanged(direction, found[rid], src) for rid in quiet]
     if dry_run:
         outcomes = tuple(Outcome(a) for a in actions + unchanged)
         return PageResult(outcomes, _count(outcomes))
     by_id = {r.id: r for r in sources}
-    outcomes = _apply(deps, mapping, actions, couplings, destinations, by_id, job_id, planned_ids or {})
-    outcomes = outcomes + tuple(Outcome(a, coupling=couplings[_source_id(a, src)]) for a in unchanged)
+    outcomes = _apply(deps, mapping, actions, found, destinations, by_id, job_id, planned_ids or {}, snapshot)
+    outcomes = outcomes + tuple(Outcome(a, coupling=found[_source_id(a, src)]) for a in unchanged)
     stale = [o for o in outcomes if o.category is ErrorCategory.CONCURRENCY and o.coupling is not None]
     if stale:
         # X8: re-read the destinations someone changed meanwhile and plan those records once more.
         retry_sources = [by_id[_source_id(o.action, src)] for o in stale]
         fresh = {_source_id(o.action, src): o.coupling for o in stale if o.coupling is not None}
         again, destinations2 = _plan(deps, mapping, direction, retry_sources, force, fresh)
-        redo = _apply(deps, mapping, again, fresh, destinations2, by_id, job_id, planned_ids or {})
+        redo = _apply(deps, mapping, again, fresh, destinations2, by_id, job_id, planned_ids or {}, snapshot)
         replaced = {_source_id(o.action, src): o for o in redo}
         outcomes = tuple(replaced.get(_source_id(o.action, src), o) for o in outcomes)
     errors = _record_errors(deps, mapping, outcomes, job_id)
@@ -161,7 +169,7 @@ def _write_ops(mapping: Mapping, actions: Sequence[Action], dst: Side, planned: 
 
 def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: MappingABC[str, Coupling],
            destinations: MappingABC[str, Record], sources: MappingABC[str, Record], job_id: str | None,
-           planned_ids: MappingABC[str, str]) -> tuple[Outcome, ...]:
+           planned_ids: MappingABC[str, str], snapshot: CouplingSnapshot | None) -> tuple[Outcome, ...]:
     if not actions:
         return ()
     src, dst = side_of(actions[0].direction)
@@ -192,7 +200,7 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
             written[id(a)] = WriteResult(WriteOp("create", mapping.erp_entity, values=a.changes), record=found)
 
     outcomes: list[Outcome] = []
-    updates: list[Coupling] = []
+    updates: list[tuple[int, Coupling]] = []  # (index of its outcome, the coupling to write)
     new_couplings: list[Coupling] = []
     uncouple: list[str] = []
     now = deps.clock()
@@ -204,13 +212,15 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
             err = result.error
             cat = category_of(err)
             if coupling is not None:
-                updates.append(next_error_state(coupling, cat, err.message, destination=dst, job_id=job_id))
+                updates.append((len(outcomes), next_error_state(coupling, cat, err.message, destination=dst,
+                                                                job_id=job_id)))
             outcomes.append(Outcome(a, err.message, cat, coupling))
             continue
         if a.kind in (ActionKind.FAIL, ActionKind.CONFLICT):
             cat = a.category or ErrorCategory.VALIDATION
             if coupling is not None:
-                updates.append(next_error_state(coupling, cat, a.reason or a.kind.value, destination=dst, job_id=job_id))
+                updates.append((len(outcomes), next_error_state(coupling, cat, a.reason or a.kind.value,
+                                                                destination=dst, job_id=job_id)))
             outcomes.append(Outcome(a, a.reason, cat, coupling))
             continue
         if a.kind is ActionKind.UNCOUPLE:
@@ -232,8 +242,9 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
                 old = coupling
                 restored = store.couplings.replace_crm(old, crm_id) if dst is Side.CRM else None
                 if restored is not None:
-                    updates.append(applied_state(restored, a, destination_modified_on=record.modified_on,
-                                                 field_hashes=dict(fresh.field_hashes), job_id=job_id))
+                    updates.append((len(outcomes), applied_state(
+                        restored, a, destination_modified_on=record.modified_on,
+                        field_hashes=dict(fresh.field_hashes), job_id=job_id)))
                 outcomes.append(Outcome(a, coupling=restored))
             else:
                 new_couplings.append(fresh)
@@ -243,31 +254,78 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
             updated = applied_state(coupling, a, destination_modified_on=record.modified_on if record else None,
                                     job_id=job_id)
             if updated is not coupling:
-                updates.append(updated)
+                updates.append((len(outcomes), updated))
             outcomes.append(Outcome(a, coupling=updated))
             continue
         outcomes.append(Outcome(a))
 
-    _store_couplings(deps, mapping, src, dst, new_couplings, updates, uncouple, outcomes)
+    _store_couplings(deps, mapping, src, new_couplings, updates, uncouple, outcomes, snapshot)
     return tuple(outcomes)
 
 
-def _store_couplings(deps: Deps, mapping: Mapping, src: Side, dst: Side, new: list[Coupling],
-                     updates: list[Coupling], uncouple: list[str], outcomes: list[Outcome]) -> None:
+def _store_couplings(deps: Deps, mapping: Mapping, src: Side, new: list[Coupling],
+                     updates: list[tuple[int, Coupling]], uncouple: list[str], outcomes: list[Outcome],
+                     snapshot: CouplingSnapshot | None) -> None:
     store = deps.storage()
     if new:
         results = store.couplings.couple_many(new)
         for c, res in zip(new, results):
+            idx = next(i for i, o in enumerate(outcomes) if o.coupling is c)
             if isinstance(res, AlreadyCoupled):
                 # Someone coupled this source meanwhile: the create used the same claimed id, so the
                 # row we wrote is the one already coupled (or an orphan we report), never a second coupling.
-                idx = next(i for i, o in enumerate(outcomes) if o.coupling is c)
                 outcomes[idx] = Outcome(outcomes[idx].action, res.message, ErrorCategory.CONFLICT, None)
+            else:
+                outcomes[idx] = replace(outcomes[idx], coupling=res)
+        if snapshot is not None:
+            snapshot.remember(r for r in results if isinstance(r, Coupling))
         store.intents.clear_many(mapping.name, src, [c.erp_id if src is Side.ERP else c.crm_id for c in new])
     if updates:
-        store.couplings.update_many(updates)
+        _update_couplings(deps, updates, outcomes, snapshot)
     if uncouple:
         store.couplings.uncouple_many(mapping.name, uncouple)
+        if snapshot is not None:
+            snapshot.forget(uncouple)
+
+
+def _update_couplings(deps: Deps, updates: list[tuple[int, Coupling]], outcomes: list[Outcome],
+                      snapshot: CouplingSnapshot | None) -> None:
+    """Write the updated couplings; a row changed meanwhile (StaleWrite) is re-read and written once more over
+    its new etag, else its record gets an error row. Outcomes and the snapshot get the stored rows' new etags."""
+    store = deps.storage().couplings
+    stored: dict[int, Coupling] = {}
+    stale: list[tuple[int, Coupling]] = []
+    for (idx, c), res in zip(updates, store.update_many(c for _, c in updates)):
+        (stale.append((idx, c)) if isinstance(res, StaleWrite) else stored.__setitem__(idx, res))
+    retry: list[tuple[int, Coupling]] = []
+    for idx, c in stale:
+        current = store.erp_to_crm(c.mapping, c.erp_id)
+        if current is not None and current.crm_id == c.crm_id:
+            retry.append((idx, replace(c, etag=current.etag)))
+        else:
+            _fail_coupling_write(outcomes, idx, c, snapshot, current)
+    for (idx, c), res in zip(retry, store.update_many(c for _, c in retry) if retry else []):
+        if isinstance(res, StaleWrite):
+            _fail_coupling_write(outcomes, idx, c, snapshot, store.erp_to_crm(c.mapping, c.erp_id))
+        else:
+            stored[idx] = res
+    for idx, res in stored.items():
+        o = outcomes[idx]
+        # An error outcome keeps its pre-error coupling (the X8 re-plan starts from it) with the row's new etag.
+        outcomes[idx] = replace(o, coupling=res if o.error is None or o.coupling is None
+                                else replace(o.coupling, etag=res.etag))
+    if snapshot is not None:
+        snapshot.remember(stored.values())
+
+
+def _fail_coupling_write(outcomes: list[Outcome], idx: int, c: Coupling, snapshot: CouplingSnapshot | None,
+                         current: Coupling | None) -> None:
+    o = outcomes[idx]
+    message = f"The coupling of ERP record {c.erp_id} changed while it was synchronized; it is synchronized again " \
+              "next run."
+    outcomes[idx] = Outcome(o.action, o.error or message, o.category or ErrorCategory.CONCURRENCY, None)
+    if snapshot is not None:
+        snapshot.remember([current]) if current is not None else snapshot.forget([c.erp_id])
 
 
 def _record_errors(deps: Deps, mapping: Mapping, outcomes: Sequence[Outcome], job_id: str | None) -> tuple[SyncError, ...]:

@@ -21,6 +21,8 @@ from core.model import (
     Counters, Direction, Job, JobStatus, JobType, Mapping, Record, Schedule, Side, SyncError,
 )
 from core.plan import ActionKind
+from core.store.coupling_snapshot import CouplingSnapshot
+from core.store.couplings import SCAN_ABOVE
 from core.store.state import MappingState
 from core.watermark import Watermark
 
@@ -223,6 +225,15 @@ def _throttled_rows(run: _Run, direction: Direction, records: Iterable[Record], 
         run.deps.storage().errors.add_many(rows)
 
 
+def _snapshot_for(deps: Deps, mapping: Mapping, page_size: int,
+                  snapshot: CouplingSnapshot | None) -> CouplingSnapshot | None:
+    """The pass's coupling snapshot, read once when a page first needs more than the targeted queries serve
+    cheaply (SCAN_ABOVE ids): then one partition scan per pass replaces one per page. Small passes never read it."""
+    if snapshot is None and page_size > SCAN_ABOVE:
+        return deps.storage().couplings.snapshot(mapping.name)
+    return snapshot
+
+
 def _run_pass(run: _Run, direction: Direction, queued: Job | None) -> Job:
     deps, mapping = run.deps, run.mapping
     src, dst = side_of(direction)
@@ -237,13 +248,16 @@ def _run_pass(run: _Run, direction: Direction, queued: Job | None) -> Job:
     old = _watermark(run.state, src)
     since = None if force else old.value
     message: str | None = None
+    snapshot: CouplingSnapshot | None = None
     try:
         # F8: couplings whose last write failed (and are not skipped) are retried first.
         failed = [c.erp_id if src is Side.ERP else c.crm_id
                   for c in deps.storage().couplings.iter_failed(mapping.name, dst)]
         for ids in _chunks(failed, RETRY_PAGE):
             sources = list(read_records(deps, mapping, src, ids).values())
-            result = sync_page(deps, mapping, direction, sources, job_id=job.id, force=force, dry_run=run.dry_run)
+            snapshot = _snapshot_for(deps, mapping, len(sources), snapshot)
+            result = sync_page(deps, mapping, direction, sources, job_id=job.id, force=force, dry_run=run.dry_run,
+                               couplings=snapshot)
             counters += result.counters
             done.update(r.id for r in sources)
             run.renew()
@@ -253,7 +267,9 @@ def _run_pass(run: _Run, direction: Direction, queued: Job | None) -> Job:
             # second as our last write must not be lost); the hashes make the applied ones UNCHANGED.
             boundary = {r.id for r in todo if old.is_applied(r.id, r.modified_on)}
             try:
-                result = sync_page(deps, mapping, direction, todo, job_id=job.id, force=force, dry_run=run.dry_run)
+                snapshot = _snapshot_for(deps, mapping, len(todo), snapshot)
+                result = sync_page(deps, mapping, direction, todo, job_id=job.id, force=force, dry_run=run.dry_run,
+                                   couplings=snapshot)
             except Retriable as err:
                 _throttled_rows(run, direction, todo, src, job, err)
                 counters = counters.bump("failed", len(todo))

@@ -6,7 +6,7 @@ an atomic constraint of the storage itself, not a check-then-write race.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -29,6 +29,7 @@ from core.store._tables import (
 )
 from core.store.coupling_bulk import couple_many, submit_grouped, uncouple_many, update_many
 from core.store.coupling_rows import STATE, from_entity, pointer_entity, pointer_key, state_key, state_range, to_entity
+from core.store.coupling_snapshot import CouplingSnapshot
 
 __all__ = ["CouplingStore", "FAILURE", "SCAN_ABOVE"]
 
@@ -163,7 +164,7 @@ class CouplingStore:
         if not wanted:
             return {}
         if len(wanted) > SCAN_ABOVE:
-            return {c.erp_id: c for c in self.iter_all(mapping) if c.erp_id in wanted}
+            return {c.erp_id: c for c in self._scan(mapping, lambda e: e.get("ErpId") in wanted)}
         rows = self._query_keys(mapping, sorted(state_key(i) for i in wanted), select=None)
         return {c.erp_id: c for c in map(from_entity, rows)}
 
@@ -174,7 +175,7 @@ class CouplingStore:
             return {}
         if len(wanted) > SCAN_ABOVE:
             # The state rows carry CrmId, so one scan of `erp|` resolves every id without reading pointers.
-            return {c.crm_id: c for c in self.iter_all(mapping) if c.crm_id in wanted}
+            return {c.crm_id: c for c in self._scan(mapping, lambda e: e.get("CrmId") in wanted)}
         pointers = self._query_keys(mapping, sorted(pointer_key(i) for i in wanted), select=["ErpId", "CrmId"])
         found = self.find_by_erp(mapping, [p["ErpId"] for p in pointers])
         return {c.crm_id: c for c in found.values() if c.crm_id in wanted}
@@ -219,9 +220,18 @@ class CouplingStore:
                     return items, encode_continuation(token)
 
     def iter_all(self, mapping: str) -> Iterator[Coupling]:
+        return self._scan(mapping, None)
+
+    def snapshot(self, mapping: str) -> CouplingSnapshot:
+        """Every coupling of a mapping in one partition scan, for a pass that touches many records."""
+        return CouplingSnapshot(mapping, self.iter_all(mapping))
+
+    def _scan(self, mapping: str, wanted: Callable[[Any], bool] | None) -> Iterator[Coupling]:
+        # Only wanted entities are converted: from_entity (JSON hashes, datetimes) is most of a scan's client time.
         with translated("list couplings"):
             for e in self._table.query_entities(range_filter(), parameters=state_range(mapping)):
-                yield from_entity(e)
+                if wanted is None or wanted(e):
+                    yield from_entity(e)
 
     def iter_failed(self, mapping: str, side: Side) -> Iterator[Coupling]:
         """Couplings whose last write to `side` failed and that are not skipped (F8: retried first)."""

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from core.deps import Deps
-from core.model import Job, JobStatus
+from core.errors import StaleWrite
+from core.model import Coupling, Job, JobStatus
 from core.passes import run_mapping
 from core.queue import in_process_queue
+from core.store.couplings import SCAN_ABOVE, CouplingStore
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e
@@ -234,3 +236,61 @@ def test_the_scheduler_queues_due_mappings_and_the_worker_runs_them(app: App, de
     assert crm(app, crm_id)["telephone1"] == "+49 30 666"
     after = store.get("CUSTOMER")
     assert after.next_run_on is not None and after.next_run_on > dt.datetime.now(dt.timezone.utc)
+
+
+def test_a_coupling_changed_meanwhile_is_re_read_and_its_update_written_not_dropped(
+        app: App, deps: Deps, monkeypatch: pytest.MonkeyPatch) -> None:
+    erp_id, _ = coupled_pair(app)
+    run(app, deps)
+    app.edit("erp", "customers", erp_id, {"phoneNumber": "+49 30 666"})
+    original = CouplingStore.update_many
+    bumped: list[str] = []
+
+    def someone_writes_first(self: CouplingStore, couplings: Iterable[Coupling]) -> list[Coupling | StaleWrite]:
+        items = list(couplings)
+        if not bumped:
+            bumped.append(erp_id)
+            current = self.erp_to_crm("CUSTOMER", erp_id)
+            assert current is not None
+            original(self, [current])  # same content, new etag: ours is now stale
+        return original(self, items)
+
+    monkeypatch.setattr(CouplingStore, "update_many", someone_writes_first)
+    jobs = run_mapping(deps, "CUSTOMER", owner="stale-coupling-test")
+    monkeypatch.undo()
+
+    assert bumped and total(jobs, "failed") == 0 and total(jobs, "modified") == 1
+    stored = deps.storage().couplings.erp_to_crm("CUSTOMER", erp_id)
+    assert stored is not None
+    erp_on = erp(app, erp_id)["lastModifiedDateTime"]
+    assert stored.erp_modified_on is not None and stored.erp_modified_on.isoformat().startswith(erp_on[:19])
+
+
+def test_a_pass_over_many_records_reads_the_couplings_partition_once(
+        app: App, deps: Deps, customer_creates_from_crm: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    app.seed("erp", "customers", SCAN_ABOVE + 10)
+    run(app, deps)  # creates and couples them
+    for erp_id in list(erp_ids := [k for k in app.bc_records("customers")])[-(SCAN_ABOVE + 10):]:
+        app.edit("erp", "customers", erp_id, {"phoneNumber": "+49 30 777"})
+    scans: list[str] = []
+    snapshot, find_by_erp = CouplingStore.snapshot, CouplingStore.find_by_erp
+
+    def counted_snapshot(self: CouplingStore, mapping: str) -> Any:
+        scans.append(mapping)
+        return snapshot(self, mapping)
+
+    def counted_find(self: CouplingStore, mapping: str, ids: Iterable[str]) -> dict[str, Coupling]:
+        wanted = list(ids)
+        if mapping == "CUSTOMER" and len(wanted) > SCAN_ABOVE:
+            scans.append("find_by_erp")
+        return find_by_erp(self, mapping, wanted)
+
+    monkeypatch.setattr(CouplingStore, "snapshot", counted_snapshot)
+    monkeypatch.setattr(CouplingStore, "find_by_erp", counted_find)
+    jobs = run_mapping(deps, "CUSTOMER", owner="snapshot-test")
+    monkeypatch.undo()
+
+    assert total(jobs, "failed") == 0 and total(jobs, "modified") >= SCAN_ABOVE + 10
+    assert scans.count("find_by_erp") == 0 and 1 <= scans.count("CUSTOMER") <= 2  # at most one per pass
+    assert all(crm(app, c.crm_id)["telephone1"] == "+49 30 777"
+               for c in deps.storage().couplings.find_by_erp("CUSTOMER", erp_ids[-(SCAN_ABOVE + 10):]).values())
