@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from core.crm.lookups import PRIMARY_IDS, write_values
-from core.errors import Retriable
+from core.errors import Rejected, Retriable
 from core.odata import (
     DUPLICATE_DV, Part, PartResponse, WriteOp, WriteResult, build_multipart, error_for, parse_multipart,
 )
@@ -77,6 +77,10 @@ def _read_duplicates(client: CrmClient, results: list[WriteResult]) -> list[Writ
         found = client.read_by_ids(entity, PRIMARY_IDS[entity], ids, fields)
         for n in indexes:
             record = found.get(str(results[n].op.id).lower())
-            results[n] = WriteResult(results[n].op, record=record, error=None if record else Retriable(
-                f"PATCH {entity}: the row answered as existing cannot be read back", service="crm", method="PATCH"))
+            # 412 DuplicateRecord but no row with our id: another row holds the same alternate-key values
+            # (accountnumber, isocurrencycode, productnumber …) — a data problem for a person, not a retry.
+            results[n] = WriteResult(results[n].op, record=record, error=None if record else Rejected(
+                f"Dataverse refused to create this {entity} row: a row with the same key values already exists "
+                "(for example the same number or currency code). Couple the existing row instead.",
+                service="crm", status=412, code="0x80040237", method="PATCH"))
     return results
