@@ -7,10 +7,11 @@ from functions import errors_view, jobs, mappings
 from functions import openapi
 from functions import setup
 from functions import webhooks
+from functions import admin_page
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (monitoring.bp, couplings.bp, sync.bp,
                   runs.bp, scheduler.bp, worker.bp,
                   mappings.bp, jobs.bp, errors_view.bp, openapi.bp,
-                  webhooks.bp, setup.bp):
+                  webhooks.bp, setup.bp, admin_page.bp):
     app.register_functions(blueprint)

@@ -54,6 +54,55 @@ _TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+# The admin console (X6): (en, nl, da) per key; the page and its script read them as `console.*`.
+_CONSOLE: dict[str, tuple[str, str, str]] = {
+    "title": ("Koppel administration", "Koppel-beheer", "Koppel-administration"),
+    "mappings": ("Table mappings", "Tabeltoewijzingen", "Tabeltilknytninger"),
+    "jobs": ("Synchronization jobs", "Synchronisatietaken", "Synkroniseringsjob"),
+    "errors": ("Coupled data synchronization errors", "Synchronisatiefouten van gekoppelde gegevens",
+               "Synkroniseringsfejl for koblede data"),
+    "name": ("Name", "Naam", "Navn"),
+    "direction": ("Direction", "Richting", "Retning"),
+    "paused": ("Paused", "Gepauzeerd", "Sat på pause"),
+    "schedule": ("Schedule", "Planning", "Tidsplan"),
+    "last-run": ("Last run", "Laatste run", "Seneste kørsel"),
+    "mapping": ("Mapping", "Toewijzing", "Tilknytning"),
+    "type": ("Type", "Type", "Type"),
+    "status": ("Status", "Status", "Status"),
+    "started": ("Started", "Gestart", "Startet"),
+    "counters": ("Counters", "Tellers", "Tællere"),
+    "progress": ("Progress", "Voortgang", "Fremskridt"),
+    "message": ("Message", "Bericht", "Meddelelse"),
+    "erp-id": ("Business Central id", "Business Central-id", "Business Central-id"),
+    "crm-id": ("Dataverse id", "Dataverse-id", "Dataverse-id"),
+    "category": ("Category", "Categorie", "Kategori"),
+    "suggested-action": ("Suggested action", "Voorgestelde actie", "Foreslået handling"),
+    "erp-exists": ("In Business Central", "In Business Central", "I Business Central"),
+    "crm-exists": ("In Dataverse", "In Dataverse", "I Dataverse"),
+    "actions": ("Actions", "Acties", "Handlinger"),
+    "sync-now": ("Sync now", "Nu synchroniseren", "Synkroniser nu"),
+    "retry": ("Retry", "Opnieuw proberen", "Prøv igen"),
+    "sync-to-crm": ("Sync to Dataverse", "Naar Dataverse synchroniseren", "Synkroniser til Dataverse"),
+    "sync-from-crm": ("Sync from Dataverse", "Vanuit Dataverse synchroniseren", "Synkroniser fra Dataverse"),
+    "restore": ("Restore", "Herstellen", "Gendan"),
+    "delete-coupling": ("Delete coupling", "Koppeling verwijderen", "Slet kobling"),
+    "refresh": ("Refresh", "Vernieuwen", "Opdater"),
+    "yes": ("yes", "ja", "ja"),
+    "no": ("no", "nee", "nej"),
+    "unknown": ("unknown", "onbekend", "ukendt"),
+    "never": ("never", "nooit", "aldrig"),
+    "every-min": ("every {n} min", "elke {n} min", "hver {n}. min"),
+    "none": ("Nothing to show.", "Niets om te tonen.", "Intet at vise."),
+    "loading": ("Loading…", "Laden…", "Indlæser…"),
+    "no-key": ("Open this page with ?code=<function key>.", "Open deze pagina met ?code=<functiesleutel>.",
+               "Åbn denne side med ?code=<funktionsnøgle>."),
+    "failed": ("The request failed", "De aanvraag is mislukt", "Anmodningen mislykkedes"),
+    "done": ("Done", "Klaar", "Færdig"),
+    "queued": ("Queued", "In de wachtrij", "Sat i kø"),
+}
+_TEXTS.update({f"console.{k}": dict(zip(LANGUAGES, v)) for k, v in _CONSOLE.items()})
+
+
 def choose_language(accept_language: str | None) -> str:
     """The best of en/nl/da for an Accept-Language header (q-values honoured), English by default."""
     best, best_q = "en", -1.0

@@ -14,6 +14,7 @@ from core.model import (
     UpdateConflictPolicy,
 )
 from core.store.mapping_codec import NAME_PATTERN
+from functions.admin_page import ASSETS
 
 __all__ = ["build_document", "PROBLEM_STATUSES"]
 
@@ -354,6 +355,18 @@ def _paths() -> dict[str, dict[str, Schema]]:
                                         {200: _ref("ActionResults")}, body=_ref("ActionRequest"))},
         "/errors/delete-couplings": {"post": _op("delete_error_couplings", "Delete the couplings (never records).",
                                                  {200: _ref("ActionResults")}, body=_ref("ActionRequest"))},
+        "/console": {"get": {**_op("serve_console_page", "The admin page (X6) in the Accept-Language language; "
+                                   "open it with ?code=, its script sends that key to the routes above.",
+                                   {200: None}, errors=()),
+                             "responses": {**_op("serve_console_page", "", {}, errors=())["responses"],
+                                           "200": {"description": "The page.",
+                                                   **_json({"type": "string"}, "text/html")}}}},
+        "/console/assets/{file}": {"get": {**_op(
+            "serve_console_asset", "The admin page's script and stylesheet (static, no data).", {},
+            errors=(404,), anonymous=True, params=(_param("file", "path", {"type": "string", "enum": sorted(ASSETS)}),)),
+            "responses": {"200": {"description": "The file.", "content": {
+                "text/javascript": {"schema": {"type": "string"}}, "text/css": {"schema": {"type": "string"}}}},
+                "404": {"$ref": "#/components/responses/Problem404"}}}},
         "/webhooks/erp": {"post": {**_op(
             "erp_webhook", "BC change notifications (X2); `?validationToken=` is the subscription handshake.",
             {202: _ref("NotificationsAccepted")}, errors=(400, 401, 503), anonymous=True, body_required=False,
