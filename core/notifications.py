@@ -168,10 +168,14 @@ def accept_changes(deps: Deps, changes: Sequence[Change]) -> Accepted:
         if not wanted:
             out.ignored += 1
             continue
-        if change.kind == "deleted":
-            # Deletes are the delete policy's (X10); until it acts on them, log and let a run see the state.
-            log.info("%s %s %s deleted; waking %s", side.value, change.entity, change.record_id,
-                     ", ".join(m.name for m in wanted))
+        if change.kind == "deleted" and change.record_id:
+            # X10: each mapping's delete policy acts on the coupled counterpart, in the worker.
+            for mapping in wanted:
+                deps.queue().send({"kind": "deleted", "mapping": mapping.name, "side": side.value,
+                                   "id": change.record_id, "key": change.key},
+                                  message_id=f"deleted-{mapping.name}-{change.key[:32]}")
+                out.woken.append(mapping.name)
+            continue
         for mapping in wanted:
             target = updates if change.kind == "updated" else wakes
             target.setdefault(mapping.name, []).append(change)

@@ -14,6 +14,7 @@ import azure.functions as func
 
 from core.full_sync import Step, run_full_sync
 from core.matching import run_match_coupling
+from core.deletions import apply_deletion
 from core.model import Direction, Side
 from core.passes import Mode, run_mapping
 from core.sync_many import run_sync_many
@@ -44,6 +45,10 @@ def handle(body: dict[str, Any], message_id: str, delivery_count: int) -> None:
         job = run_sync_many(deps(), str(body["jobId"]), str(body["mapping"]), Side(body["side"]),
                             [str(i) for i in body["ids"]], Direction(body["direction"]), dry_run=bool(body.get("dryRun")))
         log.info("message %s: job %s %s", message_id, job.id, job.status.value)
+        return
+    if kind == "deleted":
+        done = apply_deletion(deps(), str(body["mapping"]), Side(body["side"]), str(body["id"]), str(body["key"]))
+        log.info("message %s: %s", message_id, done)
         return
     if kind == "uncouple":
         ids = body.get("erpIds")
