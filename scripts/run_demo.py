@@ -95,6 +95,7 @@ Try it (ERP customer {bc_ids[0]}, CRM account {crm_ids[0]}):
   curl -s -H "x-functions-key: {key}" -H "Content-Type: application/json" \\
        -d '{{"mapping":"CUSTOMER","erpIds":["{bc_ids[0]}"],"direction":"auto"}}' {api}/sync
   curl -s -X DELETE -H "x-functions-key: {key}" {api}/couplings/CUSTOMER/{bc_ids[0]}
+  open the admin page: {host.url}/api/console?code={key}
   # see both sides: {info['bcUrl']}/_admin/records/customers and {info['dataverseUrl']}/_admin/records/accounts
 
 Near-real-time: Business Central notifies the app about {', '.join(subscribed) or 'nothing'} (2 s after a change
