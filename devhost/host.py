@@ -69,6 +69,11 @@ def _max_concurrent_calls(config: dict[str, Any]) -> int:
 
 def _http_route(info: FunctionInfo) -> HttpRoute:
     trigger = info.trigger
+    route = (trigger.route or info.name).strip("/")
+    if route.lower().startswith("admin"):
+        # The Functions host refuses these at start-up ("conflicts with one or more built in routes",
+        # azure-functions-host#1781): fail here too, so it shows before a deployment does.
+        raise ValueError(f"Function {info.name}: route {route!r} conflicts with the host's built-in admin routes")
     methods = trigger.methods
     level = trigger.auth_level
     return HttpRoute(

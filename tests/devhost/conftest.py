@@ -63,8 +63,8 @@ def build_app(calls: Calls, *, queue_name: str = "devhost-jobs", schedule: str =
     def health(req: func.HttpRequest) -> str:
         return "ok"
 
-    @bp.route(route="admin-only", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
-    def admin_only(req: func.HttpRequest) -> func.HttpResponse:
+    @bp.route(route="elevated", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+    def elevated(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse(status_code=204)
 
     @bp.route(route="slow", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -88,8 +88,8 @@ class TestKeys:
         assert resp.content == b""
 
     def test_admin_level_accepts_the_key_as_master_key(self, host: LocalHost) -> None:
-        assert get(host, "/api/admin-only", method="POST").status_code == 401
-        assert get(host, "/api/admin-only", method="POST", headers=AUTH).status_code == 204
+        assert get(host, "/api/elevated", method="POST").status_code == 401
+        assert get(host, "/api/elevated", method="POST", headers=AUTH).status_code == 204
 
     def test_anonymous_route_needs_no_key(self, host: LocalHost) -> None:
         resp = get(host, "/api/health")
@@ -157,3 +157,17 @@ class TestConcurrency:
             assert get(host, "/api/health").status_code == 200
             assert time.monotonic() - started < 1
             assert slow.result().status_code == 200
+
+
+@pytest.mark.parametrize("route", ["admin", "admin/page", "Admin/x"], ids=["admin", "admin-sub", "admin-case"])
+def test_routes_the_functions_host_reserves_are_refused_at_start(route: str) -> None:
+    import azure.functions as func
+
+    app = func.FunctionApp()
+
+    @app.route(route=route, methods=["GET"])
+    def page(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("x")
+
+    with pytest.raises(ValueError, match="built-in admin routes"):
+        serve(app, timers=False)
