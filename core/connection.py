@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from core.circuit import paused_mappings
 from core.deps import Deps
 from core.errors import KoppelError, RemoteError
 
@@ -38,4 +39,13 @@ def check_connection(deps: Deps) -> dict[str, Any]:
         "crm": _probe(deps.crm().ping),
         "storage": _probe(deps.storage().ping),
         "queue": {"ok": True, "kind": "serviceBus" if deps.settings.get("KOPPEL_SERVICEBUS") else "inProcess"},
+        "pausedMappings": _paused(deps),
     }
+
+
+def _paused(deps: Deps) -> list[dict[str, object]]:
+    """X12: the paused mappings with reason and since-when ([] when the storage cannot say; its probe tells why)."""
+    try:
+        return [p.to_json() for p in paused_mappings(deps)]
+    except KoppelError:
+        return []

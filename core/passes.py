@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from core.circuit import pause_state, trip_after_pass
 from core.coupling import load_mapping
 from core.deps import Deps
 from core.engine import PageResult, category_of, read_records, sync_page
@@ -87,6 +88,8 @@ class _Run:
     mode: Mode
     changed: bool = False
     jobs: list[Job] = field(default_factory=list)
+    failure: KoppelError | None = None  # what failed the last pass as a whole (X12 breaker)
+    unreachable: bool = False  # the last pass's first page already failed after the clients' retries
 
     def renew(self) -> None:
         try:
@@ -116,6 +119,9 @@ def run_mapping(deps: Deps, mapping_name: str, *, owner: str, dry_run: bool = Fa
     if queued and all(j is None or j.status in _FINISHED for j in queued):
         return []
     mapping = load_mapping(deps, mapping_name)
+    if mapping.paused:
+        _skip_paused(deps, mapping, queued)
+        return []
     state = storage.state.acquire_lease(mapping.name, owner, deps.clock(), LEASE_S)
     if state is None:
         log.info("mapping %s: another run holds the lease; %s does nothing", mapping.name, owner)
@@ -127,12 +133,34 @@ def run_mapping(deps: Deps, mapping_name: str, *, owner: str, dry_run: bool = Fa
     try:
         for i, direction in enumerate(directions_of(mapping)):
             job = queued[i] if i < len(queued) else None
+            run.failure, run.unreachable = None, False
             run.jobs.append(_run_pass(run, direction, job))
+            if not dry_run and _trip_breaker(run):
+                break
             if run.jobs[-1].status is JobStatus.FAILED:
                 break
     finally:
         _release(run)
     return run.jobs
+
+
+def _skip_paused(deps: Deps, mapping: Mapping, queued: Sequence[Job | None]) -> None:
+    """X12: a paused mapping's queued run does no work; its jobs say why."""
+    reason = pause_state(deps, mapping.name).reason
+    message = f"Mapping {mapping.name} is paused" + (f": {reason}" if reason else ".")
+    log.info("mapping %s is paused; the run does nothing", mapping.name)
+    for job in queued:
+        if job is not None and job.status is JobStatus.QUEUED:
+            _finish(deps, job, JobStatus.FAILED, message)
+
+
+def _trip_breaker(run: _Run) -> bool:
+    """X12: after a pass, let the circuit breaker pause the mapping; True when it did (the run stops)."""
+    try:
+        return trip_after_pass(run.deps, run.mapping.name, run.failure, side_unreachable=run.unreachable) is not None
+    except KoppelError as err:  # the breaker's own storage trouble must not fail the run
+        log.warning("mapping %s: the circuit breaker could not decide: %s", run.mapping.name, err.message)
+        return False
 
 
 def _existing(deps: Deps, job_id: str) -> Job | None:
@@ -272,6 +300,7 @@ def _run_pass(run: _Run, direction: Direction, queued: Job | None) -> Job:
                                    couplings=snapshot)
             except Retriable as err:
                 _throttled_rows(run, direction, todo, src, job, err)
+                run.unreachable = not seen
                 counters = counters.bump("failed", len(todo))
                 message = f"Stopped early: {err.message} The remaining records are read again next run."
                 break
@@ -287,6 +316,7 @@ def _run_pass(run: _Run, direction: Direction, queued: Job | None) -> Job:
         return _finish(deps, replace(job, counters=counters), JobStatus.FAILED, err.message)
     except KoppelError as err:
         log.warning("mapping %s %s pass failed: %s", mapping.name, direction.value, err.message)
+        run.failure = err
         return _finish(deps, replace(job, counters=counters), JobStatus.FAILED, err.message)
     except Exception:
         _finish(deps, replace(job, counters=counters), JobStatus.FAILED, "Koppel failed inside; the error is logged.")

@@ -23,6 +23,7 @@ SETTING_NAMES: dict[str, bool] = {
     "KOPPEL_QUEUE_NAME": False,
     "KOPPEL_PUBLIC_URL": False,
     "KOPPEL_WEBHOOK_SECRET": False,
+    "KOPPEL_NOTIFY_URL": False,
     "ERP_TENANT_ID": True,
     "ERP_ENVIRONMENT": True,
     "ERP_COMPANY_ID": True,

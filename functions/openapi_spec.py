@@ -175,8 +175,14 @@ def _answer_schemas() -> dict[str, Schema]:
                           "jobIds": {"type": "array", "items": {"type": "string"}}},
                          ("mapping", "erpCount", "crmCount", "recommendation"), closed=False),
         "FullSyncPlan": _obj({"value": {"type": "array", "items": _ref("PlanLine")}}, ("value",), closed=False),
-        "Connection": _obj({"erp": side, "crm": side, "storage": side, "queue": side},
+        "Connection": _obj({"erp": side, "crm": side, "storage": side, "queue": side,
+                            "pausedMappings": {"type": "array", "items": _ref("PauseState")}},
                            ("erp", "crm", "storage", "queue"), closed=False),
+        # X12: a mapping's pause state; `by` is "api" or "breaker" (the circuit breaker paused it).
+        "PauseState": _obj({"mapping": {"type": "string"}, "paused": {"type": "boolean"},
+                            "reason": _nullable({"type": "string"}), "since": _nullable({"type": "string"}),
+                            "by": _nullable({"type": "string"})}, ("mapping", "paused")),
+        "PauseRequest": _obj({"reason": {"type": "string", "maxLength": 500}}),
         "Health": _obj({"status": {"const": "ok"}}, ("status",), closed=False),
         # Change notifications (X2): BC's payload and Dataverse's execution context keep members Koppel ignores.
         "ErpNotifications": _obj({"value": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _obj({
@@ -330,6 +336,13 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/mappings/{name}/sync": {"post": _op(
             "run_sync", "Queue a synchronization of the mapping now (F8, F13, X5).", {202: _ref("RunAccepted")},
             errors=(400, 404, 409, 503), params=(_PATH_NAME,), body=_ref("RunRequest"), body_required=False)},
+        "/mappings/{name}/pause": {"post": _op(
+            "pause_mapping", "Pause the mapping: no run does work until it is resumed (X12).",
+            {200: _ref("PauseState")}, errors=(400, 404, 503), params=(_PATH_NAME,), body=_ref("PauseRequest"),
+            body_required=False)},
+        "/mappings/{name}/resume": {"post": _op(
+            "resume_mapping", "Resume the mapping; its next run catches up from the watermarks (X12).",
+            {200: _ref("PauseState")}, errors=(400, 404, 503), params=(_PATH_NAME,))},
         "/mappings/{name}/match-couple": {"post": _op(
             "match_couple", "Couple the uncoupled records by their match fields as a background job (F12).",
             {202: _ref("Job")}, errors=(400, 404, 503), params=(_PATH_NAME,), body=_ref("MatchCoupleRequest"),

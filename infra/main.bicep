@@ -21,6 +21,8 @@ param crmClientId string
 
 @description('Public URL of the app, for webhook subscriptions (defaults to the Function App host).')
 param publicUrl string = ''
+@description('Optional URL that receives a small JSON POST when a mapping pauses itself (X12).')
+param notifyUrl string = ''
 
 @secure()
 @description('Client secret of the app registration that Business Central accepts (stored in Key Vault).')
@@ -160,6 +162,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'KOPPEL_SERVICEBUS', value: listKeys(sendListen.id, sendListen.apiVersion).primaryConnectionString }
         { name: 'KOPPEL_QUEUE_NAME', value: jobsQueue.name }
         { name: 'KOPPEL_PUBLIC_URL', value: empty(publicUrl) ? 'https://${name}-${suffix}.azurewebsites.net' : publicUrl }
+        { name: 'KOPPEL_NOTIFY_URL', value: notifyUrl }
         { name: 'KOPPEL_WEBHOOK_SECRET', value: '@Microsoft.KeyVault(SecretUri=${hookSecret.properties.secretUri})' }
         { name: 'ERP_TENANT_ID', value: erpTenantId }
         { name: 'ERP_ENVIRONMENT', value: erpEnvironment }

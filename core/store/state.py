@@ -27,9 +27,12 @@ from core.store._tables import (
     translated,
 )
 
-__all__ = ["MappingState", "StateStore"]
+__all__ = ["MappingState", "PauseNote", "StateStore"]
 
 _PK = "state"
+# X12: why and since when a mapping is paused, on rows of their own: a pause written while a run holds the
+# lease must not change the lease row's etag (the run would believe it lost its lease).
+_PAUSE_PK = "pause"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,16 @@ class MappingState:
         """Whether a lease is held at `now` (by `owner`, when given)."""
         held = self.lease_owner is not None and self.lease_until is not None and self.lease_until > now
         return held and (owner is None or self.lease_owner == owner)
+
+
+@dataclass(frozen=True, slots=True)
+class PauseNote:
+    """Why a mapping is paused (X12): the reason, since when, and by whom ("breaker" or "api")."""
+
+    mapping: str
+    reason: str
+    since: dt.datetime
+    by: str
 
 
 def _dt(value: dt.datetime | None) -> dt.datetime | None:
@@ -118,6 +131,31 @@ class StateStore:
         except STORAGE_ERRORS as err:
             raise translate("save mapping state", err) from err
         return replace(state, etag=reply["etag"])
+
+    def note_pause(self, note: PauseNote) -> PauseNote:
+        """Write (upsert) the mapping's pause note."""
+        with translated("save pause note"):
+            self._table.upsert_entity({"PartitionKey": _PAUSE_PK, "RowKey": key(note.mapping), "Mapping": note.mapping,
+                                       "Reason": note.reason, "Since": to_utc(note.since), "By": note.by},
+                                      mode=UpdateMode.REPLACE)
+        return note
+
+    def clear_pause(self, mapping: str) -> None:
+        """Remove the mapping's pause note (absent is fine)."""
+        try:
+            self._table.delete_entity(_PAUSE_PK, key(mapping))
+        except ResourceNotFoundError:
+            pass
+        except STORAGE_ERRORS as err:
+            raise translate("clear pause note", err) from err
+
+    def pause_notes(self) -> dict[str, PauseNote]:
+        """Every pause note, by mapping name."""
+        with translated("list pause notes"):
+            rows = list(self._table.query_entities("PartitionKey eq @pk", parameters={"pk": _PAUSE_PK}))
+        notes = [PauseNote(e["Mapping"], e.get("Reason", ""), from_utc(e["Since"]) or dt.datetime.min, e.get("By", ""))
+                 for e in rows]
+        return {n.mapping: n for n in notes}
 
     def acquire_lease(self, mapping: str, owner: str, now: dt.datetime, duration_s: float) -> MappingState | None:
         """Take the run lease if it is free, expired, or already `owner`'s; None if another runner holds it.
