@@ -244,6 +244,8 @@ class Counters:
     failed: int = 0
     coupled: int = 0
     uncoupled: int = 0
+    drifted: int = 0  # X9: coupled pairs found differing with no change a watermark will read
+    repaired: int = 0  # X9: drifted pairs brought back in sync
 
     def __add__(self, other: Counters) -> Counters:
         return Counters(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})

@@ -125,7 +125,8 @@ def _answer_schemas() -> dict[str, Schema]:
                                                     "reason": {"type": ["string", "null"]}}, closed=False)},
     }, ("mapping", "erpId", "crmId", "action", "passes"), closed=False)
     counters = _obj({k: {"type": "integer"} for k in ("inserted", "modified", "deleted", "unchanged", "skipped",
-                                                      "failed", "coupled", "uncoupled")}, closed=False)
+                                                      "failed", "coupled", "uncoupled", "drifted", "repaired")},
+                    closed=False)
     job = _obj({
         "id": {"type": "string"}, "mapping": {"type": "string"}, "type": _enum(JobType),
         "direction": _enum(Direction, nullable=True), "status": _enum(JobStatus), "startedOn": _TIME,
@@ -218,6 +219,7 @@ def _request_schemas() -> dict[str, Schema]:
                         "oneOf": [{"required": ["erpIds"]}, {"required": ["crmIds"]}]},
         "CrmSyncRequest": _obj({"entity": {"type": "string", "pattern": r"^[a-z_]{1,64}$"}, "crmId": GUID_SCHEMA},
                                ("entity", "crmId")),
+        "ReconcileRequest": _obj({"dryRun": {"type": "boolean"}}),
         "RunRequest": _obj({"mode": {"enum": ["incremental", "full"]}, "dryRun": {"type": "boolean"}}),
         "MatchCoupleRequest": _obj({"createNew": {"type": "boolean"}, "syncAfter": {"type": "boolean"},
                                     "dryRun": {"type": "boolean"}}),
@@ -336,6 +338,10 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/mappings/{name}/sync": {"post": _op(
             "run_sync", "Queue a synchronization of the mapping now (F8, F13, X5).", {202: _ref("RunAccepted")},
             errors=(400, 404, 409, 503), params=(_PATH_NAME,), body=_ref("RunRequest"), body_required=False)},
+        "/mappings/{name}/reconcile": {"post": _op(
+            "reconcile", "Queue a drift reconciliation of the mapping: compare every coupled pair, repair drift (X9).",
+            {202: _ref("Job")}, errors=(400, 404, 409, 503), params=(_PATH_NAME,), body=_ref("ReconcileRequest"),
+            body_required=False)},
         "/mappings/{name}/pause": {"post": _op(
             "pause_mapping", "Pause the mapping: no run does work until it is resumed (X12).",
             {200: _ref("PauseState")}, errors=(400, 404, 503), params=(_PATH_NAME,), body=_ref("PauseRequest"),

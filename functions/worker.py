@@ -15,6 +15,7 @@ import azure.functions as func
 from core.full_sync import Step, run_full_sync
 from core.matching import run_match_coupling
 from core.deletions import apply_deletion
+from core.drift import reconcile_mapping
 from core.model import Direction, Side
 from core.passes import Mode, run_mapping
 from core.sync_many import run_sync_many
@@ -66,6 +67,13 @@ def handle(body: dict[str, Any], message_id: str, delivery_count: int) -> None:
         jobs = run_full_sync(deps(), [Step.from_json(s) for s in body.get("steps") or []], owner=owner,
                              dry_run=bool(body.get("dryRun")))
         log.info("message %s: full sync ran %d jobs", message_id, len(jobs))
+        return
+    if kind == "reconcile":
+        owner = f"{message_id}/{delivery_count}/{uuid.uuid4().hex[:8]}"
+        job_id = body.get("jobId")
+        job = reconcile_mapping(deps(), str(body["mapping"]), job_id=str(job_id) if job_id else None,
+                                dry_run=bool(body.get("dryRun")), owner=owner)
+        log.info("message %s: job %s %s", message_id, job.id, job.status.value)
         return
     log.warning("message %s: unknown kind %r dropped", message_id, kind)
 
