@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 from core.deps import Deps
 from core.errors import AuthError, ConfigError, KoppelError, RemoteError, Retriable, StaleWrite
-from core.model import ErrorCategory, Mapping, SyncError
+from core.model import ErrorCategory, Job, Mapping, SyncError
 from core.store.state import PauseNote
 
 __all__ = ["THRESHOLD", "WINDOW", "NOTIFY_SETTING", "PauseState", "should_pause", "unreachable_reason",
-           "pause_mapping", "resume_mapping", "pause_state", "paused_mappings", "trip_after_pass"]
+           "refused_pass_reason", "pause_mapping", "resume_mapping", "pause_state", "paused_mappings", "trip_after_pass"]
 
 log = logging.getLogger("koppel.circuit")
 
@@ -76,6 +76,22 @@ def unreachable_reason(err: KoppelError | None) -> str | None:
     if isinstance(err, RemoteError) and not isinstance(err, Retriable) and err.status is None:
         return f"{err.service.upper()} could not be reached: {err.message}"
     return None
+
+
+def refused_pass_reason(job: Job | None, errors: Sequence[SyncError]) -> str | None:
+    """A pass that did nothing but fail, every failure an auth or config error, could not use a side at all
+    (e.g. Dataverse answering 401 to every write: each record fails alone, the pass itself ends)."""
+    if job is None or not job.counters.failed:
+        return None
+    c = job.counters
+    if c.inserted or c.modified or c.deleted or c.coupled or c.uncoupled:
+        return None
+    mine = [e for e in errors if e.job_id == job.id]
+    if not mine or any(e.category not in _BROKEN for e in mine):
+        return None
+    category = Counter(e.category for e in mine).most_common(1)[0][0]
+    return f"A {job.direction.value if job.direction else ''} pass failed every record with {category.value} " \
+           f"errors ({len(mine)}): {mine[0].message}"
 
 
 def _save_paused(deps: Deps, name: str, paused: bool) -> Mapping:
@@ -151,14 +167,14 @@ def _notify(deps: Deps, state: PauseState, post: Post) -> None:
 
 
 def trip_after_pass(deps: Deps, mapping: str, failure: KoppelError | None, *, side_unreachable: bool = False,
-                    post: Post = _post_json) -> PauseState | None:
+                    job: Job | None = None, post: Post = _post_json) -> PauseState | None:
     """After a pass: pause the mapping when a side could not be reached at all or errors of one breaking
     category passed the threshold; then notify KOPPEL_NOTIFY_URL. Answers the new pause state, or None."""
     reason = unreachable_reason(failure)
     if reason is None:
         errors = deps.storage().errors.list(mapping, top=_READ_ERRORS)
         unreachable = side_unreachable or isinstance(failure, RemoteError)
-        reason = should_pause(errors, deps.clock(), side_unreachable=unreachable)
+        reason = should_pause(errors, deps.clock(), side_unreachable=unreachable) or refused_pass_reason(job, errors)
     if reason is None:
         return None
     log.warning("mapping %s pauses itself: %s", mapping, reason)

@@ -157,7 +157,8 @@ def _skip_paused(deps: Deps, mapping: Mapping, queued: Sequence[Job | None]) -> 
 def _trip_breaker(run: _Run) -> bool:
     """X12: after a pass, let the circuit breaker pause the mapping; True when it did (the run stops)."""
     try:
-        return trip_after_pass(run.deps, run.mapping.name, run.failure, side_unreachable=run.unreachable) is not None
+        return trip_after_pass(run.deps, run.mapping.name, run.failure, side_unreachable=run.unreachable,
+                               job=run.jobs[-1]) is not None
     except KoppelError as err:  # the breaker's own storage trouble must not fail the run
         log.warning("mapping %s: the circuit breaker could not decide: %s", run.mapping.name, err.message)
         return False

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from core.circuit import should_pause, trip_after_pass, unreachable_reason
+from core.circuit import refused_pass_reason, should_pause, trip_after_pass, unreachable_reason
 from core.defaults import default_mappings
 from core.deps import Deps
 from core.errors import AuthError, ConfigError, RemoteError, Retriable, StaleWrite
 from core.model import ErrorCategory as C
-from core.model import Mapping, SyncError
+from core.model import Counters, Direction, Job, JobStatus, JobType, Mapping, SyncError
 from core.settings import Settings
 from core.store.state import PauseNote
 
@@ -142,3 +142,18 @@ def test_throttling_counts_when_the_pass_reached_no_side() -> None:
     deps, storage = _deps(_errors(C.THROTTLED, 30))
     state = trip_after_pass(deps, "CUSTOMER", None, side_unreachable=True, post=lambda u, b: None)
     assert state is not None and "30 throttled errors" in (state.reason or "")
+
+
+def _job(**counts: int) -> Job:
+    return Job("j", "CUSTOMER", JobType.SYNC, Direction.TO_CRM, JobStatus.PARTIAL, NOW, counters=Counters(**counts))
+
+
+@pytest.mark.parametrize(("job", "errors", "trips"), [
+    (_job(failed=2), _errors(C.AUTH, 2), True),  # every write refused: the side refuses us
+    (_job(failed=2, modified=1), _errors(C.AUTH, 2), False),  # something got through
+    (_job(failed=2), _errors(C.AUTH, 1) + _errors(C.VALIDATION, 1), False),  # a bad record among them
+    (_job(), [], False),
+])
+def test_a_pass_that_failed_every_record_for_auth_could_not_use_its_side(job: Job, errors: list[SyncError],
+                                                                        trips: bool) -> None:
+    assert (refused_pass_reason(job, errors) is not None) is trips
