@@ -137,13 +137,13 @@ class TestSyncOne:
         [erp_id] = app.seed("erp", "customers", 1)
         [crm_id] = app.seed("crm", "accounts", 1)
         couple(app, erp_id, crm_id, sync="toCrm")
-        app.edit("crm", "accounts", crm_id, {"address1_city": "Aarhus"})
+        app.edit("crm", "accounts", crm_id, {"address1_city": "Aarhus C"}  # not a seeded city: the edit must change something)
 
         status, first = sync(app, erp_id)
         status2, second = sync(app, erp_id)
 
         assert (status, first["direction"], first["action"]) == (200, "fromCrm", "modified")
-        assert app.bc_records("customers")[erp_id]["city"] == "Aarhus"
+        assert app.bc_records("customers")[erp_id]["city"] == "Aarhus C"
         assert (status2, second["action"]) == (200, "unchanged"), second  # no ping-pong
 
     def test_both_sides_changed_is_a_conflict_and_nothing_is_written(self, app: App) -> None:
