@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from core.commands import SyncCommand
 from core.deps import Deps
 from core.engine import read_records, sync_page
-from core.errors import InvalidInput, KoppelError
+from core.errors import Conflict, InvalidInput, KoppelError
 from core.fields import field_changes, side_of
 from core.model import Counters, Coupling, Direction, Job, JobStatus, JobType, Mapping, Record, Side, SyncDirection
 from core.plan import changed_sides
@@ -32,7 +32,6 @@ def queue_sync_many(cmd: SyncCommand, deps: Deps) -> Job:
         Conflict: the mapping does not allow the direction.
     """
     from core.coupling import load_mapping
-    from core.errors import Conflict
 
     mapping = load_mapping(deps, cmd.mapping)
     field = "erpIds" if cmd.erp_ids else "crmIds"
@@ -84,6 +83,8 @@ def run_sync_many(deps: Deps, job_id: str, mapping_name: str, side: Side, ids: S
     counters, skipped_lines = Counters(), []
     try:
         mapping = load_mapping(deps, mapping_name)
+        if mapping.paused:
+            raise Conflict(f"Mapping {mapping.name} is paused; resume it and synchronize again.", reason="paused")
         src, dst = side_of(direction)
         for start in range(0, len(ids), PAGE):
             chunk = list(ids[start:start + PAGE])
