@@ -15,7 +15,7 @@ from core.coupling import load_mapping
 from core.deps import Deps
 from core.engine import read_records, sync_page
 from core.errors import KoppelError, StaleWrite
-from core.fields import LookupTable, decode_pair, hash_value, same_value, transfer
+from core.fields import LookupTable, decode_pair, hash_value, normalize, same_value, transfer
 from core.lookup_fill import fill_lookups
 from core.model import (
     Counters, Coupling, Direction, ErrorCategory, Job, JobStatus, JobType, Mapping, Record, Side, SyncError,
@@ -80,15 +80,21 @@ def differing_fields(mapping: Mapping, erp: Record, crm: Record,
     """The field pairs whose transferred value differs from the destination's current value, in every direction
     the mapping synchronizes (the destination's terms, as the planner compares). Failed lookups are left out:
     they are errors of their own, not drift."""
-    out: dict[str, None] = {}
+    return tuple(_differences(mapping, erp, crm, lookups))
+
+
+def _differences(mapping: Mapping, erp: Record, crm: Record,
+                 lookups: MappingABC[Direction, LookupTable]) -> dict[str, bool]:
+    """`differing_fields` with, per key, whether every differing transfer was a blank (None) value."""
+    out: dict[str, bool] = {}
     for d in (Direction.TO_CRM, Direction.FROM_CRM):
         if not mapping.direction.allows(d):
             continue
         source, dest = (erp, crm) if d is Direction.TO_CRM else (crm, erp)
         for tf in transfer(source, mapping, d, lookups.get(d, EMPTY_LOOKUPS)).fields:
             if not same_value(tf.value, dest.fields.get(tf.field)):
-                out[tf.mapping.key] = None
-    return tuple(out)
+                out[tf.mapping.key] = out.get(tf.mapping.key, True) and normalize(tf.value) is None
+    return out
 
 
 def _shows_change(mapping: Mapping, side: Side, current: dt.datetime, stored: dt.datetime | None,
@@ -120,11 +126,14 @@ def check_pair(mapping: Mapping, coupling: Coupling, erp: Record, crm: Record,
     if _shows_change(mapping, Side.ERP, erp.modified_on, coupling.erp_modified_on, erp_watermark) or \
             _shows_change(mapping, Side.CRM, crm.modified_on, coupling.crm_modified_on, crm_watermark):
         return PairCheck(False, reason="a change the next incremental pass reads")
-    differing = differing_fields(mapping, erp, crm, lookups)
-    if not differing:
-        return PairCheck(False, reason="in sync")
     erp_keys = changed_keys(mapping, coupling, Side.ERP, erp)
     crm_keys = changed_keys(mapping, coupling, Side.CRM, crm)
+    # A blank written where the service keeps a default (Dataverse's base currency for a blank currency) left both
+    # sides exactly as the last sync stored them: Koppel accepted that difference then, so it is not drift now.
+    differing = tuple(k for k, blank in _differences(mapping, erp, crm, lookups).items()
+                      if not blank or k in erp_keys or k in crm_keys)
+    if not differing:
+        return PairCheck(False, reason="in sync")
     base = PairCheck(True, differing, bool(erp_keys), bool(crm_keys))
     for lost, other in ((Side.CRM, Side.ERP), (Side.ERP, Side.CRM)):
         lost_rec = crm if lost is Side.CRM else erp

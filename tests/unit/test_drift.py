@@ -136,3 +136,13 @@ def test_changed_keys_compare_each_side_with_its_stored_hash() -> None:
     assert changed_keys(M, coupling, Side.CRM, crm(name="X")) != ()
     assert changed_keys(M, coupling, Side.ERP, erp()) == ()
     assert changed_keys(M, dataclasses.replace(coupling, field_hashes={}), Side.ERP, erp()) != ()
+
+
+def test_a_blank_the_service_replaced_with_its_default_is_not_drift() -> None:
+    # The ERP has no currency (blank); Dataverse keeps its base currency; the last sync stored exactly that.
+    blank_erp = {**ERP, "currencyId": None}
+    coupling = synced(erp_fields=blank_erp)
+    one_way = {TO: TABLE, FROM: LookupTable()}  # the base currency has no ERP counterpart
+    assert not check_pair(M, coupling, erp(currencyId=None), crm(), one_way).drifted
+    # ...but a blank the ERP got unseen since the last sync is drift.
+    assert check_pair(M, synced(), erp(currencyId=None), crm(), one_way).drifted
