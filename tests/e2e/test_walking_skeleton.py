@@ -137,7 +137,7 @@ class TestSyncOne:
         [erp_id] = app.seed("erp", "customers", 1)
         [crm_id] = app.seed("crm", "accounts", 1)
         couple(app, erp_id, crm_id, sync="toCrm")
-        app.edit("crm", "accounts", crm_id, {"address1_city": "Aarhus C"}  # not a seeded city: the edit must change something)
+        app.edit("crm", "accounts", crm_id, {"address1_city": "Aarhus C"})  # not a seeded city: the edit changes something
 
         status, first = sync(app, erp_id)
         status2, second = sync(app, erp_id)
