@@ -273,7 +273,9 @@ def transfer(record: Record, mapping: Mapping, direction: Direction, lookups: Lo
             continue
         cleared = False
         if fm.lookup is not None and fm.constant is None and normalize(value) is None:
-            value = BLANK_GUID if direction is Direction.FROM_CRM else None  # a blank reference stays blank
+            # A blank reference stays blank, unless the table says what blank stands for (BC's local currency).
+            found, translated = lookups.resolve(parse_lookup(fm.lookup), source, BLANK_GUID)
+            value = translated if found else (BLANK_GUID if direction is Direction.FROM_CRM else None)
         elif fm.lookup is not None and fm.constant is None:
             ref = parse_lookup(fm.lookup)
             found, translated = lookups.resolve(ref, source, value)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from core.deps import Deps
 from core.errors import NotFound
-from core.fields import LookupTable, lookup_requests, normalize, parse_lookup, side_of
+from core.fields import BLANK_GUID, LookupTable, lookup_requests, normalize, parse_lookup, side_of
 from core.model import Coupling, Direction, FieldMapping, Mapping, Record, Side
 from core.odata import and_, or_same_field, quote
 
@@ -145,4 +145,32 @@ def fill_lookups(deps: Deps, mapping: Mapping, direction: Direction, sources: Se
         match = name not in shared
         entries[(table_key, side)] = (_by_erp_key(deps, target, erp_key, side, values, match) if erp_key
                                       else _by_id(deps, target, side, values, match))
+    _add_local_currency(deps, mapping, direction, entries)
     return LookupTable.of(entries)
+
+
+def _add_local_currency(deps: Deps, mapping: Mapping, direction: Direction,
+                        entries: dict[tuple[str, Side], dict[str, str]]) -> None:
+    """BC's blank currency code is its local currency (LCY); Dataverse gives a row without a currency its
+    organization's base currency. Unless a coupling says otherwise, the two stand for each other, so a
+    customer in LCY is not a dependency failure and a round trip changes nothing."""
+    source, _ = side_of(direction)
+    for fm in mapping.fields_for(direction):
+        if fm.lookup is None:
+            continue
+        ref = parse_lookup(fm.lookup)
+        for name in ref.mappings:
+            try:
+                target = deps.storage().mappings.get(name)
+            except NotFound:
+                continue
+            if target.crm_table != "transactioncurrency" or ref.erp_key:
+                continue
+            base = deps.crm().base_currency_id()
+            if base is None:
+                return
+            table = entries.setdefault((ref.table_key(name), source), {})
+            if source is Side.ERP:
+                table.setdefault(BLANK_GUID, base)
+            else:
+                table.setdefault(base, BLANK_GUID)

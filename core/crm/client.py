@@ -85,6 +85,7 @@ class CrmClient:
             service="crm", auth=MsalAuth(config, service="crm"), headers=_HEADERS, concurrency=DV_CONCURRENCY)
         self._clock = clock
         self._whoami: str | None = None
+        self._base_currency: str | None = None
 
     def url(self, entity: str, record_id: str | None = None) -> str:
         if entity not in TABLES:
@@ -104,6 +105,16 @@ class CrmClient:
             self.ping()
         assert self._whoami is not None
         return self._whoami
+
+    def base_currency_id(self) -> str | None:
+        """The organization's base currency (`organizations._basecurrencyid_value`), read once: the currency a
+        Dataverse row gets when none is given, which Business Central spells as its blank local currency."""
+        if self._base_currency is None:
+            page = self.session.get_json(f"{self.config.api_root}/organizations",
+                                         params={"$select": "_basecurrencyid_value", "$top": "1"})
+            rows = page.get("value") or [{}]
+            self._base_currency = str(rows[0].get("_basecurrencyid_value") or "").lower()
+        return self._base_currency or None
 
     # -- reads -----------------------------------------------------------------------------------
     def read_changed_since(self, entity: str, id_field: str, since: dt.datetime | None, fields: Sequence[str],

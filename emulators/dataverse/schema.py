@@ -132,6 +132,11 @@ TABLES: dict[str, Table] = {t.logical_name: t for t in (
                  "statuscode": {1: "Active", 2: "Retired", 0: "Draft", 3: "Under Revision"}},
     ),
     _table(
+        # Read-only here: Koppel asks for the base currency (Dataverse's LCY, BC's blank currency code).
+        logical_name="organization", entity_set="organizations", primary_id="organizationid", primary_name="name",
+        columns={"name": "string"}, lookups=(Lookup("basecurrencyid", ("transactioncurrency",)),),
+    ),
+    _table(
         logical_name="systemuser", entity_set="systemusers", primary_id="systemuserid", primary_name="fullname",
         columns={"fullname": "string", "firstname": "string", "lastname": "string",
                  "internalemailaddress": "string", "domainname": "string", "isdisabled": "bool",

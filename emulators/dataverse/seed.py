@@ -44,6 +44,8 @@ def create_reference_data(store: Store, client_id: str | None) -> None:
             rate = 1.0 if i == 0 else (1.08 if code == "USD" else 0.85)
             store.create(txn, currencies, {"isocurrencycode": code, "currencyname": name, "currencysymbol": symbol,
                                            "exchangerate": rate, "currencyprecision": 2}, system, ident=ident)
+        store.create(txn, TABLES["organization"], {"name": "Koppel emulated organization",
+                                                   "_basecurrencyid_value": BASE_CURRENCY_ID}, system, ident=ORG_ID)
         if client_id:
             ensure_app_user(store, client_id)
 

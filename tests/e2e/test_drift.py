@@ -55,8 +55,6 @@ def _drifted(app: App, deps: Deps) -> tuple[str, str, list[tuple[str, str]]]:
     return erp_id, crm_id, pairs
 
 
-@pytest.mark.xfail(strict=True, reason="a CRM-only change of a seeded customer fails CRM→ERP on its currency lookup "
-                   "(Dataverse base currency not coupled in CURRENCY) in normal runs too; the repair meets that rule")
 def test_incremental_runs_miss_it_and_reconcile_repairs_it(app: App, deps: Deps,
                                                            drifted: tuple[str, str, list[tuple[str, str]]]) -> None:
     erp_id, crm_id, _ = drifted

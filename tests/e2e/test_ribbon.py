@@ -63,8 +63,10 @@ def test_an_uncoupled_row_creates_and_couples_the_erp_record_when_the_mapping_al
 def test_an_uncoupled_dependency_fails_with_a_reason_a_person_can_act_on(app: App,
                                                                          customer_creates_from_crm: None) -> None:
     [crm_id] = app.seed("crm", "accounts", 1)
-    currency = app.crm_records("accounts", "accountid")[crm_id]["_transactioncurrencyid_value"]
-    app.call("DELETE", "/couplings/CURRENCY/" + "6f9619ff-8b86-d011-b42d-00c04fc964ff")  # none: keeps the test honest
+    # A foreign currency (not the base currency, which stands for BC's blank local currency) with no coupling.
+    currency = next(c["transactioncurrencyid"] for c in app.crm_records("transactioncurrencies", "transactioncurrencyid")
+                    .values() if c["isocurrencycode"] == "USD")
+    app.edit("crm", "accounts", crm_id, {"transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency})"})
     coupled = app.call("GET", f"/couplings/CURRENCY?crmId={currency}")
     if coupled.status_code == 200:
         app.call("DELETE", f"/couplings/CURRENCY/{coupled.json()['erpId']}")
