@@ -87,9 +87,39 @@ def _app_host(stack: Stack, azurite: str) -> Iterator[tuple[str, str]]:
     host.stop()
 
 
+def _wipe_storage(connection: str) -> None:
+    """Empty every Koppel table but the mappings: the emulators start afresh for each test, so couplings,
+    watermarks, jobs and intents left by an earlier test would point at records that no longer exist."""
+    from collections import defaultdict
+
+    from azure.data.tables import TableServiceClient
+
+    from core.store import TABLES
+
+    service = TableServiceClient.from_connection_string(connection)
+    for attr, name in TABLES.items():
+        if attr == "mappings":
+            continue
+        table = service.get_table_client(name)
+        by_partition: dict[str, list[str]] = defaultdict(list)
+        try:
+            for row in table.list_entities(select=["PartitionKey", "RowKey"]):
+                by_partition[row["PartitionKey"]].append(row["RowKey"])
+        except Exception:  # noqa: BLE001 - a table not created yet has nothing to wipe
+            continue
+        for pk, keys in by_partition.items():
+            for start in range(0, len(keys), 100):
+                table.submit_transaction([("delete", {"PartitionKey": pk, "RowKey": rk})
+                                          for rk in keys[start:start + 100]])
+
+
 @pytest.fixture(name="app")
-def _app(app_host: tuple[str, str], fresh_stack: Stack) -> App:
-    """The app, with both emulators reset before the test."""
+def _app(app_host: tuple[str, str], fresh_stack: Stack, azurite: str) -> App:
+    """The app, with both emulators reset and Koppel's storage emptied (mappings kept) before the test."""
+    from core.queue import in_process_queue
+
+    assert in_process_queue("koppel-jobs").drain(60)  # nothing from the last test may land in this one
+    _wipe_storage(azurite)
     api, key = app_host
     return App(api, key, fresh_stack)
 
