@@ -7,6 +7,7 @@
     ├─ Conflict (reason)                 → 409
     │   └─ AlreadyCoupled                  one counterpart per record, per mapping, per side
     ├─ StaleWrite                        → the ETag was lost: re-read and re-plan once
+    │   └─ PreconditionFailed              → 412: the caller's own If-Match is stale
     ├─ RemoteError (status, code, …)     → an API answered with an error
     │   ├─ Retriable (retry_after)         429 / 503 / 504 / timeouts: back off and retry
     │   └─ Rejected                        other 4xx: record an error row, never retry
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "KoppelError", "ConfigError", "InvalidInput", "NotFound", "Conflict", "AlreadyCoupled",
-    "StaleWrite", "RemoteError", "Retriable", "Rejected", "RecordError", "AuthError",
+    "StaleWrite", "PreconditionFailed", "RemoteError", "Retriable", "Rejected", "RecordError", "AuthError",
 ]
 
 
@@ -77,6 +78,14 @@ class AlreadyCoupled(Conflict):
 
 class StaleWrite(KoppelError):
     """A conditional write lost: someone changed the row after we read it (ETag mismatch)."""
+
+
+class PreconditionFailed(StaleWrite):
+    """The caller's `If-Match` no longer matches: someone changed the resource since they read it (412)."""
+
+    def __init__(self, message: str, field: str = "If-Match"):
+        super().__init__(message)
+        self.field = field
 
 
 class RemoteError(KoppelError):

@@ -23,6 +23,8 @@ _TEXTS: dict[str, dict[str, str]] = {
                               "da": "Det andet system afviste ændringen"},
     "title.record-failed": {"en": "The record could not be synchronized", "nl": "Het record kon niet worden gesynchroniseerd",
                             "da": "Posten kunne ikke synkroniseres"},
+    "title.precondition-failed": {"en": "Changed since you read it", "nl": "Gewijzigd sinds u het las",
+                                  "da": "Ændret siden du læste det"},
     "title.internal": {"en": "Something went wrong", "nl": "Er ging iets mis", "da": "Noget gik galt"},
     # The CRM ribbon (F4): words a salesperson understands.
     "ribbon.not-coupled-only-coupled": {

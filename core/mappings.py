@@ -11,7 +11,7 @@ from typing import Any
 
 from core.defaults import default_mappings
 from core.deps import Deps
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, StaleWrite
 from core.model import Mapping
 from core.store.mapping_codec import mapping_from_json, mapping_to_json
 
@@ -86,7 +86,12 @@ def put_mapping(deps: Deps, name: str, body: Any, if_match: str | None = None) -
             created = True
     else:
         created = False
-    return PutResult(store.put(mapping, expected_etag=expected), created)
+    try:
+        return PutResult(store.put(mapping, expected_etag=expected), created)
+    except StaleWrite as err:
+        if if_match and if_match.strip() != "*":
+            raise PreconditionFailed(f"Mapping {name} changed since the version in If-Match; read it again.") from err
+        raise
 
 
 def _expected_etag(deps: Deps, name: str, if_match: str | None) -> str | None:
@@ -123,7 +128,13 @@ def patch_mapping(deps: Deps, name: str, patch: Any, if_match: str | None = None
     body = _body_with_name(merge_patch(mapping_to_json(current), patch), name)
     mapping = mapping_from_json(body)
     # Without If-Match, still replace only the state we patched, so a concurrent edit is never lost.
-    return store.put(mapping, expected_etag=if_match.strip() if if_match and if_match.strip() != "*" else current.etag)
+    caller = if_match.strip() if if_match and if_match.strip() != "*" else None
+    try:
+        return store.put(mapping, expected_etag=caller or current.etag)
+    except StaleWrite as err:
+        if caller:
+            raise PreconditionFailed(f"Mapping {name} changed since the version in If-Match; read it again.") from err
+        raise
 
 
 def _dependents(mappings: Sequence[Mapping], name: str) -> list[str]:

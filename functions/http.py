@@ -15,7 +15,7 @@ import azure.functions as func
 
 from core.errors import (
     AuthError, ConfigError, Conflict, InvalidInput, KoppelError, NotFound, Rejected, RemoteError, Retriable,
-    RecordError, StaleWrite,
+    PreconditionFailed, RecordError, StaleWrite,
 )
 from core.i18n import choose_language, text
 
@@ -30,6 +30,7 @@ _STATUS: list[tuple[type[KoppelError], int, str]] = [
     (Conflict, 409, "conflict"),
     (ConfigError, 503, "not-configured"),
     (RecordError, 422, "record-failed"),
+    (PreconditionFailed, 412, "precondition-failed"),
     (StaleWrite, 409, "stale-write"),
     (AuthError, 502, "remote-auth"),
     (Retriable, 503, "remote-unavailable"),

@@ -97,10 +97,10 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "get": _op("get_mapping", "One mapping.", {200: ref("Mapping")}, errors=(400, 404, 503),
                        params=(_PATH_NAME,), headers=_ETAG),
             "put": _op("put_mapping", "Create or replace a mapping (F7).", {200: ref("Mapping"), 201: ref("Mapping")},
-                       errors=(400, 404, 409, 503), params=(_PATH_NAME, _IF_MATCH), body=ref("Mapping"),
+                       errors=(400, 404, 409, 412, 503), params=(_PATH_NAME, _IF_MATCH), body=ref("Mapping"),
                        headers=_ETAG),
             "patch": {**_op("patch_mapping", "Merge-patch a mapping; validated as a whole.", {200: ref("Mapping")},
-                            errors=(400, 404, 409, 503), params=(_PATH_NAME, _IF_MATCH), headers=_ETAG),
+                            errors=(400, 404, 409, 412, 503), params=(_PATH_NAME, _IF_MATCH), headers=_ETAG),
                       "requestBody": {"required": True, **_json(ref("MappingPatch"), "application/merge-patch+json")}},
             "delete": _op("delete_mapping", "Delete a mapping; force also removes its couplings.", {204: None},
                           errors=(400, 404, 409, 503), params=(
@@ -182,7 +182,8 @@ def _responses() -> dict[str, Schema]:
     words = {400: "Bad input; `field` names what to fix.", 404: "Not found.", 409: "Conflict; `reason` says which.",
              422: "The record failed.", 502: "A side refused or failed to authenticate.",
              503: "A setting is missing (`setting`) or a side is unavailable.",
-             401: "A webhook's secret is missing or wrong (anonymous routes only)."}
+             401: "A webhook's secret is missing or wrong (anonymous routes only).",
+             412: "The resource changed since the version in If-Match."}
     out: dict[str, Schema] = {f"Problem{s}": {"description": w, **_json(ref("Problem"), "application/problem+json")}
                               for s, w in words.items()}
     # The Functions host answers a missing or wrong key itself, with an empty body.
