@@ -19,7 +19,7 @@ from core.errors import (
 )
 from core.i18n import choose_language, text
 
-__all__ = ["json_response", "problem", "read_json", "guarded", "empty"]
+__all__ = ["json_response", "problem", "read_json", "read_options", "guarded", "empty"]
 
 log = logging.getLogger("koppel.http")
 
@@ -82,6 +82,16 @@ def read_json(req: func.HttpRequest) -> Any:
         return json.loads(req.get_body() or b"")
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("", "The request body must be valid JSON.") from None
+
+
+def read_options(req: func.HttpRequest, allowed: set[str]) -> dict[str, Any]:
+    """An optional JSON object of options (an empty body means none); `dryRun`, when allowed, must be a boolean."""
+    from core.commands import parse_object
+
+    data = dict(parse_object(read_json(req) if req.get_body() else {}, allowed | {"dryRun"}, set()))
+    if not isinstance(data.setdefault("dryRun", False), bool):
+        raise InvalidInput("dryRun", "dryRun must be true or false.")
+    return data
 
 
 def guarded(req: func.HttpRequest, call: Callable[[], func.HttpResponse]) -> func.HttpResponse:

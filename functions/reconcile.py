@@ -6,12 +6,12 @@ import logging
 
 import azure.functions as func
 
-from core.commands import parse_object, require_mapping_name
+from core.commands import require_mapping_name
 from core.coupling import load_mapping
 from core.drift import queue_reconcile
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict
 from functions.deps import deps
-from functions.http import guarded, json_response, read_json
+from functions.http import guarded, json_response, read_options
 from functions.jobs import job_json
 
 __all__ = ["bp", "WEEKLY", "schedule_reconciles"]
@@ -26,10 +26,8 @@ WEEKLY = "0 0 3 * * 0"  # Sundays 03:00 UTC (NCRONTAB, seconds first)
 def reconcile(req: func.HttpRequest) -> func.HttpResponse:
     def run() -> func.HttpResponse:
         name = require_mapping_name(req.route_params.get("name"), "name")
-        data = parse_object(read_json(req) if req.get_body() else {}, {"dryRun"}, set())
-        dry_run = data.get("dryRun", False)
-        if not isinstance(dry_run, bool):
-            raise InvalidInput("dryRun", "dryRun must be true or false.")
+        data = read_options(req, set())
+        dry_run = data["dryRun"]
         d = deps()
         mapping = load_mapping(d, name)
         if mapping.paused:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from core.commands import parse_object, require_mapping_name
+from core.commands import require_mapping_name
 from core.coupling import load_mapping
 from core.errors import Conflict, InvalidInput
 from core.passes import queue_sync_jobs
 from functions.deps import deps
-from functions.http import guarded, json_response, read_json
+from functions.http import guarded, json_response, read_options
 
 __all__ = ["bp"]
 
@@ -19,13 +19,11 @@ bp = func.Blueprint()
 def run_sync(req: func.HttpRequest) -> func.HttpResponse:
     def run() -> func.HttpResponse:
         name = require_mapping_name(req.route_params.get("name"), "name")
-        data = parse_object(read_json(req) if req.get_body() else {}, {"mode", "dryRun"}, set())
+        data = read_options(req, {"mode"})
         mode = data.get("mode", "incremental")
         if mode not in ("incremental", "full"):
             raise InvalidInput("mode", "mode must be incremental or full.")
-        dry_run = data.get("dryRun", False)
-        if not isinstance(dry_run, bool):
-            raise InvalidInput("dryRun", "dryRun must be true or false.")
+        dry_run = data["dryRun"]
         d = deps()
         mapping = load_mapping(d, name)
         if mapping.paused:

@@ -7,30 +7,11 @@ from typing import Any
 
 from core.drift import PairCheck, changed_keys, check_pair, differing_fields, main_direction
 from core.fields import LookupTable, synced_hashes
-from core.model import Coupling, Direction, FieldMapping, Mapping, Record, Side, UpdateConflictPolicy
+from core.model import Coupling, Mapping, Record, Side, UpdateConflictPolicy
 from core.plan import RESULT_FAILURE, RESULT_SUCCESS
+# The planner tests' mapping and records: a pair right after a sync, with the currency coupled.
+from tests.unit.test_plan import CRM, CRM_ID, ERP, ERP_ID, EUR_CRM, EUR_ERP, FROM, M, T0, TO
 
-TO, FROM = Direction.TO_CRM, Direction.FROM_CRM
-T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
-ERP_ID = "e0000000-0000-0000-0000-000000000001"
-CRM_ID = "c0000000-0000-0000-0000-000000000001"
-EUR_ERP = "e0000000-0000-0000-0000-0000000000e1"
-EUR_CRM = "c0000000-0000-0000-0000-0000000000e1"
-
-M = Mapping(
-    "CUSTOMER", "customers", "accounts", "account", "accountid", Direction.BIDIRECTIONAL,
-    (
-        FieldMapping(None, "customertypecode", TO, constant=3),
-        FieldMapping("displayName", "name"),
-        FieldMapping("city", "address1_city"),
-        FieldMapping("creditLimit", "creditlimit", TO),
-        FieldMapping("currencyId", "transactioncurrencyid", lookup="CURRENCY"),
-        FieldMapping("number", "accountnumber", TO, transform="prefix:BC-"),
-    ),
-)
-ERP = {"displayName": "Acme", "city": "Utrecht", "creditLimit": 100, "currencyId": EUR_ERP, "number": "C1"}
-CRM = {"name": "Acme", "address1_city": "Utrecht", "creditlimit": 100, "transactioncurrencyid": EUR_CRM,
-       "customertypecode": 3, "accountnumber": "BC-C1"}
 TABLE = LookupTable.of({("CURRENCY", Side.ERP): {EUR_ERP: EUR_CRM}, ("CURRENCY", Side.CRM): {EUR_CRM: EUR_ERP}})
 LOOKUPS = {TO: TABLE, FROM: TABLE}
 
