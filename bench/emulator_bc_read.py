@@ -9,19 +9,16 @@ RSS. Target (emu_common): at least 20,000 records/s on 2 cores.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import msal  # noqa: E402
 import requests  # noqa: E402
 
-from emulators.stack import start_stack  # noqa: E402
+from _stack import running_stack, token  # noqa: E402
 
 TARGET_PER_S = 20_000
 
@@ -31,38 +28,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=20_000)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as state:
-        stack = start_stack(state)
-        os.environ["REQUESTS_CA_BUNDLE"] = stack.info.ca_bundle  # api-facts §C.3: msal/requests trust it so
-        try:
-            info = stack.info
-            t0 = time.perf_counter()
-            seeded = requests.post(f"{info.bc_url}/_admin/seed",
-                                   json={"entity": "customers", "count": args.count, "seed": 1}, timeout=120)
-            seeded.raise_for_status()
-            seed_s = time.perf_counter() - t0
-            app = msal.ConfidentialClientApplication(
-                info.client_id, client_credential=info.client_secret,
-                authority=f"{info.entra_url}/{info.tenant}", validate_authority=False, instance_discovery=False)
-            token = app.acquire_token_for_client(scopes=[info.bc_scope])["access_token"]
-            session = requests.Session()
-            session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json",
-                                    "Prefer": f"odata.maxpagesize={args.page_size}"})
-            url: str | None = (f"{info.bc_url}/v2.0/{info.tenant}/{info.bc_environment}/api/v2.0/"
-                               f"companies({info.bc_company_id})/customers")
-            rows, calls, seen = 0, 0, set[str]()
-            t0 = time.perf_counter()
-            while url:
-                resp = session.get(url, timeout=120)
-                resp.raise_for_status()
-                page = resp.json()
-                calls += 1
-                rows += len(page["value"])
-                seen.update(r["id"] for r in page["value"])
-                url = page.get("@odata.nextLink")
-            read_s = time.perf_counter() - t0
-        finally:
-            stack.stop()
+    with running_stack() as info:
+        t0 = time.perf_counter()
+        seeded = requests.post(f"{info.bc_url}/_admin/seed",
+                               json={"entity": "customers", "count": args.count, "seed": 1}, timeout=120)
+        seeded.raise_for_status()
+        seed_s = time.perf_counter() - t0
+        bearer = token(info, info.bc_scope)
+        session = requests.Session()
+        session.headers.update({"Authorization": f"Bearer {bearer}", "Accept": "application/json",
+                                "Prefer": f"odata.maxpagesize={args.page_size}"})
+        url: str | None = (f"{info.bc_url}/v2.0/{info.tenant}/{info.bc_environment}/api/v2.0/"
+                           f"companies({info.bc_company_id})/customers")
+        rows, calls, seen = 0, 0, set[str]()
+        t0 = time.perf_counter()
+        while url:
+            resp = session.get(url, timeout=120)
+            resp.raise_for_status()
+            page = resp.json()
+            calls += 1
+            rows += len(page["value"])
+            seen.update(r["id"] for r in page["value"])
+            url = page.get("@odata.nextLink")
+        read_s = time.perf_counter() - t0
     rate = rows / read_s if read_s else float("inf")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"seeded {args.count} customers in {seed_s:.2f} s")

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import msal  # noqa: E402
 import requests  # noqa: E402
 
-from emulators.stack import start_stack  # noqa: E402
+from _stack import running_stack, token  # noqa: E402
 
 TARGET_PER_S = 20_000
 
@@ -41,33 +38,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1_000)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as state:
-        stack = start_stack(state)
-        os.environ["REQUESTS_CA_BUNDLE"] = stack.info.ca_bundle  # api-facts §C.3: msal/requests trust it so
-        try:
-            info = stack.info
-            app = msal.ConfidentialClientApplication(
-                info.client_id, client_credential=info.client_secret,
-                authority=f"{info.entra_url}/{info.tenant}", validate_authority=False, instance_discovery=False)
-            token = app.acquire_token_for_client(scopes=[info.dataverse_scope])["access_token"]
-            session = requests.Session()
-            session.headers.update({"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                    "Accept": "application/json", "OData-Version": "4.0"})
-            url = f"{info.dataverse_url}/api/data/v9.2/accounts/Microsoft.Dynamics.CRM.UpsertMultiple"
-            calls = 0
-            t0 = time.perf_counter()
-            for start in range(0, args.count, args.batch):
-                body = json.dumps({"Targets": _targets(start, min(start + args.batch, args.count))},
-                                  separators=(",", ":"))
-                resp = session.post(url, data=body, timeout=120)
-                calls += 1
-                if resp.status_code != 204:
-                    print(f"UpsertMultiple answered {resp.status_code}: {resp.text[:300]}")
-                    return 1
-            write_s = time.perf_counter() - t0
-            rows = requests.get(f"{info.dataverse_url}/_admin/records/accounts", timeout=120).json()["value"]
-        finally:
-            stack.stop()
+    with running_stack() as info:
+        bearer = token(info, info.dataverse_scope)
+        session = requests.Session()
+        session.headers.update({"Authorization": f"Bearer {bearer}", "Content-Type": "application/json",
+                                "Accept": "application/json", "OData-Version": "4.0"})
+        url = f"{info.dataverse_url}/api/data/v9.2/accounts/Microsoft.Dynamics.CRM.UpsertMultiple"
+        calls = 0
+        t0 = time.perf_counter()
+        for start in range(0, args.count, args.batch):
+            body = json.dumps({"Targets": _targets(start, min(start + args.batch, args.count))},
+                              separators=(",", ":"))
+            resp = session.post(url, data=body, timeout=120)
+            calls += 1
+            if resp.status_code != 204:
+                print(f"UpsertMultiple answered {resp.status_code}: {resp.text[:300]}")
+                return 1
+        write_s = time.perf_counter() - t0
+        rows = requests.get(f"{info.dataverse_url}/_admin/records/accounts", timeout=120).json()["value"]
     rate = args.count / write_s if write_s else float("inf")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     distinct = len({r["accountnumber"] for r in rows})
