@@ -72,9 +72,10 @@ def read_records(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str]) -
 
 def _plan(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], force: bool,
           couplings: MappingABC[str, Coupling]) -> tuple[list[Action], dict[str, Record]]:
-    src, dst = side_of(direction)
-    dest_ids = [c.crm_id if dst is Side.CRM else c.erp_id for c in couplings.values()]
-    destinations = read_records(deps, mapping, dst, dest_ids)
+    _, dst = side_of(direction)
+    # Only the counterparts of the records being planned: a page's quiet records need none.
+    page = [c for r in sources if (c := couplings.get(r.id)) is not None]
+    destinations = read_records(deps, mapping, dst, [c.crm_id if dst is Side.CRM else c.erp_id for c in page])
     actions = plan_page(mapping, direction, sources, couplings, destinations,
                         fill_lookups(deps, mapping, direction, sources), force=force)
     return actions, destinations
