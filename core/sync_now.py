@@ -64,7 +64,8 @@ def _raise_for(outcome: Outcome, mapping: Mapping) -> None:
     if outcome.category is ErrorCategory.CONFLICT and action.kind is ActionKind.CONFLICT:
         raise Conflict(f"Both sides changed since the last synchronization; nothing was written. {action.reason}.",
                        reason="updateConflict")
-    if outcome.category is ErrorCategory.CONFLICT and isinstance(outcome.error, str) and "already coupled" in outcome.error:
+    if outcome.category is ErrorCategory.CONFLICT and action.kind in (ActionKind.INSERT, ActionKind.RESTORE):
+        # A create whose coupling clashed: someone coupled the source meanwhile (core.engine._store_couplings).
         raise AlreadyCoupled("erp", action.erp_id or "", mapping.name)
     if outcome.category is ErrorCategory.DELETED_COUNTERPART:
         raise Conflict(outcome.error, reason="deletedCounterpart")
