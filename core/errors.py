@@ -19,7 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "KoppelError", "ConfigError", "InvalidInput", "NotFound", "Conflict", "AlreadyCoupled",
-    "StaleWrite", "PreconditionFailed", "RemoteError", "Retriable", "Rejected", "RecordError", "AuthError",
+    "StaleWrite", "PreconditionFailed", "UnsupportedMediaType", "RemoteError", "Retriable", "Rejected", "RecordError", "AuthError",
 ]
 
 
@@ -74,6 +74,13 @@ class AlreadyCoupled(Conflict):
         self.side = side
         self.record_id = record_id
         self.mapping = mapping
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The body is not in a media type the route takes (only JSON in UTF-8); `field` is `Content-Type` (415)."""
+
+    def __init__(self, message: str):
+        super().__init__("Content-Type", message)
 
 
 class StaleWrite(KoppelError):

@@ -25,6 +25,8 @@ _TEXTS: dict[str, dict[str, str]] = {
                             "da": "Posten kunne ikke synkroniseres"},
     "title.precondition-failed": {"en": "Changed since you read it", "nl": "Gewijzigd sinds u het las",
                                   "da": "Ændret siden du læste det"},
+    "title.unsupported-media-type": {"en": "The body is not JSON in UTF-8", "nl": "De inhoud is geen JSON in UTF-8",
+                                     "da": "Indholdet er ikke JSON i UTF-8"},
     "title.internal": {"en": "Something went wrong", "nl": "Er ging iets mis", "da": "Noget gik galt"},
     # The CRM ribbon (F4): words a salesperson understands.
     "ribbon.not-coupled-only-coupled": {

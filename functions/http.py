@@ -15,7 +15,7 @@ import azure.functions as func
 
 from core.errors import (
     AuthError, ConfigError, Conflict, InvalidInput, KoppelError, NotFound, Rejected, RemoteError, Retriable,
-    PreconditionFailed, RecordError, StaleWrite,
+    PreconditionFailed, RecordError, StaleWrite, UnsupportedMediaType,
 )
 from core.i18n import choose_language, text
 
@@ -25,6 +25,7 @@ log = logging.getLogger("koppel.http")
 
 # class → (status, title key); the first match in this order wins, so subclasses come first.
 _STATUS: list[tuple[type[KoppelError], int, str]] = [
+    (UnsupportedMediaType, 415, "unsupported-media-type"),
     (InvalidInput, 400, "invalid-input"),
     (NotFound, 404, "not-found"),
     (Conflict, 409, "conflict"),
@@ -77,9 +78,21 @@ def problem(exc: KoppelError, accept_language: str | None) -> func.HttpResponse:
 
 
 def read_json(req: func.HttpRequest) -> Any:
-    """The body as JSON, or InvalidInput naming the body when it is not JSON."""
+    """The body as JSON in UTF-8, or a problem naming what is wrong: 415 for another media type or
+    charset (a UTF-16 or text/plain body is not guessed at), 400 for a body that is not JSON."""
+    media_type, _, params = (req.headers.get("Content-Type") or "").partition(";")
+    media_type = media_type.strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(f"The body must be application/json, not {media_type[:80]}.")
+    charset = next((v.strip().strip('"').lower() for k, _, v in (p.partition("=") for p in params.split(";"))
+                    if k.strip().lower() == "charset"), "utf-8")
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"The body must be JSON in UTF-8, not {charset[:40]}.")
     try:
-        return json.loads(req.get_body() or b"")
+        return json.loads((req.get_body() or b"").decode("utf-8"))
+    except RecursionError:
+        # json's C scanner recurses per nesting level; a hostile body must not reach the 500 handler.
+        raise InvalidInput("", "The request body is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("", "The request body must be valid JSON.") from None
 

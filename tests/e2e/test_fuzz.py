@@ -6,6 +6,7 @@ GET /api/openapi.json. Then a burst of invalid requests is shown to change nothi
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -167,3 +168,52 @@ class TestBadInputChangesNothing:
             assert resp.json()["status"] == 400
         assert _snapshot(app) == before
         assert erp_id in {c["erpId"] for c in before["couplings"]["CUSTOMER"]}
+
+
+# Routes that read a JSON body; /webhooks/erp is anonymous. /webhooks/crm checks its secret before the body.
+_JSON_ROUTES = [
+    ("POST", "/couplings", True), ("POST", "/sync", True), ("PATCH", "/mappings/CUSTOMER", True),
+    ("POST", "/mappings/CUSTOMER/sync", True), ("POST", "/crm/sync", True), ("POST", "/errors/retry", True),
+    ("POST", "/couplings/CUSTOMER/uncouple", True), ("POST", "/webhooks/erp", False),
+]
+
+
+def _hostile_bodies(rng: random.Random) -> list[tuple[str, bytes, dict[str, str], int]]:
+    """(what, body, headers, status wanted): deep nesting of a random depth and shape, and media types not taken."""
+    depth = rng.randint(20_000, 120_000)
+    opener, closer = rng.choice([("[", "]"), ('{"a":', "}"), ('[{"a":', "}]")])
+    nested = (opener * depth + "0" + closer * depth).encode()
+    doc = json.dumps({"mapping": "CUSTOMER", "erpId": "x"})
+    return [
+        (f"nested {depth} deep", nested, {"Content-Type": "application/json"}, 400),
+        ("text/plain", doc.encode(), {"Content-Type": "text/plain"}, 415),
+        ("UTF-16 declared", doc.encode("utf-16"), {"Content-Type": "application/json; charset=utf-16"}, 415),
+        ("UTF-16 undeclared", doc.encode("utf-16"), {"Content-Type": "application/json"}, 400),
+        ("form", b"mapping=CUSTOMER", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
+    ]
+
+
+class TestHostileBodies:
+    @pytest.mark.parametrize("seed", [1, 2])
+    def test_invariant_5_deep_nesting_and_other_media_types_are_4xx_problems_that_change_nothing(
+            self, app: App, seed: int) -> None:
+        # Arrange
+        rng = random.Random(seed)
+        erp_id = app.seed("erp", "customers", 1)[0]
+        assert app.call("POST", "/couplings", json={"mapping": "CUSTOMER", "erpId": erp_id,
+                                                     "createNew": True}).status_code == 201
+        before = _snapshot(app)
+
+        # Act
+        answers = [(method, path, what, wanted,
+                    app.call(method, path, key=key, data=body, headers=headers))
+                   for method, path, key in _JSON_ROUTES
+                   for what, body, headers, wanted in _hostile_bodies(rng)]
+
+        # Assert: the status asked for, as a problem naming the part at fault, and nothing changed.
+        for method, path, what, wanted, resp in answers:
+            assert resp.status_code == wanted, (method, path, what, resp.status_code, resp.text[:300])
+            assert resp.headers["Content-Type"].startswith("application/problem+json"), (method, path, what)
+            if wanted == 415:
+                assert resp.json()["field"] == "Content-Type", (method, path, what)
+        assert _snapshot(app) == before
