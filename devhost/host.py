@@ -38,7 +38,13 @@ _SETTING = re.compile(r"%([^%]+)%")
 
 def _resolve(text: str) -> str:
     """`%NAME%` app-setting references, as the host resolves them in trigger attributes."""
-    return _SETTING.sub(lambda m: os.environ[m.group(1)], text)
+    def setting(match: re.Match[str]) -> str:
+        value = os.environ.get(match.group(1))
+        if not value:  # the Functions host refuses to index such a function too
+            raise RuntimeError(f"trigger attribute {text!r}: app setting {match.group(1)} is not set")
+        return value
+
+    return _SETTING.sub(setting, text)
 
 
 def _app_dir(app: func.FunctionApp) -> Path:

@@ -78,7 +78,7 @@ def handle(body: dict[str, Any], message_id: str, delivery_count: int) -> None:
     log.warning("message %s: unknown kind %r dropped", message_id, kind)
 
 
-@bp.service_bus_queue_trigger(arg_name="msg", queue_name="koppel-jobs", connection="KOPPEL_SERVICEBUS")
+@bp.service_bus_queue_trigger(arg_name="msg", queue_name="%KOPPEL_QUEUE_NAME%", connection="KOPPEL_SERVICEBUS")
 def worker(msg: func.ServiceBusMessage) -> None:
     try:
         body = json.loads(msg.get_body() or b"{}")

@@ -157,7 +157,6 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       appSettings: [
         { name: 'AzureWebJobsStorage', value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}' }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-        { name: 'ServiceBusConnection', value: listKeys(sendListen.id, sendListen.apiVersion).primaryConnectionString }
         { name: 'KOPPEL_STORAGE', value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}' }
         { name: 'KOPPEL_SERVICEBUS', value: listKeys(sendListen.id, sendListen.apiVersion).primaryConnectionString }
         { name: 'KOPPEL_QUEUE_NAME', value: jobsQueue.name }

@@ -34,6 +34,7 @@ def settings_for(info: dict[str, str], storage: str) -> dict[str, str]:
         "CRM_TENANT_ID": info["tenant"],
         "CRM_CLIENT_ID": info["clientId"],
         "CRM_CLIENT_SECRET": info["clientSecret"],
+        "KOPPEL_QUEUE_NAME": "koppel-jobs",
     }
 
 

@@ -33,3 +33,31 @@ def test_secrets_are_key_vault_references() -> None:
     bicep = (ROOT / "infra/main.bicep").read_text()
     for name in ("ERP_CLIENT_SECRET", "CRM_CLIENT_SECRET"):
         assert re.search(rf"name: '{name}', value: '@Microsoft.KeyVault\(", bicep)
+
+
+def test_the_worker_trigger_and_the_sender_take_the_queue_from_one_setting() -> None:
+    import json
+
+    import function_app
+
+    triggers = [f.get_trigger() for f in function_app.app.get_functions()
+                if f.get_trigger().get_binding_name() == "serviceBusTrigger"]
+    assert [(t.queue_name, t.connection) for t in triggers] == [("%KOPPEL_QUEUE_NAME%", "KOPPEL_SERVICEBUS")]
+    deps = (ROOT / "core/deps.py").read_text()
+    assert 'self.settings.get("KOPPEL_QUEUE_NAME")' in deps
+    bicep = (ROOT / "infra/main.bicep").read_text()
+    assert "ServiceBusConnection" not in bicep, "a setting nothing reads"
+    # A message lock renewed for less than a function may run lets Service Bus deliver long work twice.
+    host = json.loads((ROOT / "host.json").read_text())
+    renew = host["extensions"]["serviceBus"]["maxAutoLockRenewalDuration"]
+    assert renew >= host["functionTimeout"], (renew, host["functionTimeout"])
+
+
+def test_devhost_resolves_a_trigger_setting_or_refuses_like_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from devhost.host import _resolve
+
+    monkeypatch.setenv("KOPPEL_QUEUE_NAME", "jobs-a")
+    assert _resolve("%KOPPEL_QUEUE_NAME%") == "jobs-a"
+    monkeypatch.delenv("KOPPEL_QUEUE_NAME")
+    with pytest.raises(RuntimeError, match="KOPPEL_QUEUE_NAME is not set"):
+        _resolve("%KOPPEL_QUEUE_NAME%")
