@@ -71,7 +71,7 @@ def couple_record(cmd: CoupleCommand, deps: Deps) -> CoupleResult:
             store.uncouple(mapping.name, other.erp_id)  # bc-behaviour §1.3: a stale coupling is dropped
 
     if cmd.create_new:
-        coupling = create_counterpart(deps, mapping, erp_record, existing)
+        coupling = create_counterpart(deps, mapping, erp_record, existing, exclusive=True)
         created = True
     elif existing is not None:
         coupling = store.replace_crm(existing, cmd.crm_id or "")  # counterpart deleted: replace it

@@ -18,7 +18,7 @@ from core.deps import Deps
 from core.errors import (
     AlreadyCoupled, AuthError, KoppelError, Rejected, RemoteError, Retriable, StaleWrite,
 )
-from core.erp_creates import claim_erp_creates, find_earlier_creates
+from core.adoption import Held, adopt_earlier_creates, claim_creates
 from core.fields import side_of, synced_hashes
 from core.lookup_fill import fill_lookups
 from core.model import Counters, Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncError
@@ -91,7 +91,6 @@ def _find_couplings(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str]
 
 def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], *,
               job_id: str | None = None, force: bool = False, dry_run: bool = False,
-              planned_ids: MappingABC[str, str] | None = None,
               couplings: CouplingSnapshot | None = None) -> PageResult:
     """Synchronize one page of source records in one direction.
 
@@ -103,7 +102,6 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
         job_id: the job these results belong to.
         force: overwrite destination changes (a person chose the direction, or a winner policy).
         dry_run: plan only (X5): nothing is written anywhere.
-        planned_ids: for creates, the destination id to use per source id (an idempotent create).
         couplings: the pass's coupling snapshot, read instead of the store and kept current with every coupling
             written; None reads the page's couplings from the store (small passes, single records).
 
@@ -113,6 +111,11 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
     src, dst = side_of(direction)
     snapshot = couplings
     found = _find_couplings(deps, mapping, src, [r.id for r in sources], snapshot)
+    uncoupled = [r for r in sources if r.id not in found]
+    if uncoupled and not dry_run:
+        # Adoption first: what an earlier, interrupted attempt created for these records is coupled, not made again.
+        for c in adopt_earlier_creates(deps, mapping, src, uncoupled, snapshot):
+            found[c.erp_id if src is Side.ERP else c.crm_id] = c
     # A provably unchanged source needs neither its destination nor a plan (no requests for a quiet page).
     quiet = set() if force else {r.id for r in sources if source_unchanged(mapping, src, r, found.get(r.id))}
     active = [r for r in sources if r.id not in quiet]
@@ -122,7 +125,7 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
         outcomes = tuple(Outcome(a) for a in actions + unchanged)
         return PageResult(outcomes, _count(outcomes))
     by_id = {r.id: r for r in sources}
-    outcomes = _apply(deps, mapping, actions, found, destinations, by_id, job_id, planned_ids or {}, snapshot)
+    outcomes = _apply(deps, mapping, actions, found, destinations, by_id, job_id, snapshot)
     outcomes = outcomes + tuple(Outcome(a, coupling=found[_source_id(a, src)]) for a in unchanged)
     stale = [o for o in outcomes if o.category is ErrorCategory.CONCURRENCY and o.coupling is not None]
     if stale:
@@ -130,7 +133,7 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
         retry_sources = [by_id[_source_id(o.action, src)] for o in stale]
         fresh = {_source_id(o.action, src): o.coupling for o in stale if o.coupling is not None}
         again, destinations2 = _plan(deps, mapping, direction, retry_sources, force, fresh)
-        redo = _apply(deps, mapping, again, fresh, destinations2, by_id, job_id, planned_ids or {}, snapshot)
+        redo = _apply(deps, mapping, again, fresh, destinations2, by_id, job_id, snapshot)
         replaced = {_source_id(o.action, src): o for o in redo}
         outcomes = tuple(replaced.get(_source_id(o.action, src), o) for o in outcomes)
     errors = _record_errors(deps, mapping, outcomes, job_id)
@@ -170,35 +173,28 @@ def _write_ops(mapping: Mapping, actions: Sequence[Action], dst: Side, planned: 
 
 def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: MappingABC[str, Coupling],
            destinations: MappingABC[str, Record], sources: MappingABC[str, Record], job_id: str | None,
-           planned_ids: MappingABC[str, str], snapshot: CouplingSnapshot | None) -> tuple[Outcome, ...]:
+           snapshot: CouplingSnapshot | None) -> tuple[Outcome, ...]:
     if not actions:
         return ()
     src, dst = side_of(actions[0].direction)
     store = deps.storage()
     writing = [a for a in actions if a.writes]
-    # DESIGN decision 3: a create's destination id is recorded before the create, so a retry after a crash
-    # or a redelivery creates nothing twice. Business Central chooses its own ids: there the intent comes first and
-    # a retry searches for an earlier create (core.erp_creates).
+    # DESIGN decision 3: every create is claimed in the Intents table before it is sent, so a retry after a crash
+    # or a redelivery adopts what an earlier attempt made instead of creating it twice (core.adoption).
     creates = {_source_id(a, src): a for a in writing if a.kind in (ActionKind.INSERT, ActionKind.RESTORE)}
+    held: dict[str, Held] = {}
     planned: dict[str, str] = {}
-    recovered: dict[str, Record] = {}
-    if creates and dst is Side.ERP:
-        # BC picks the id: claim first, and where an earlier attempt claimed, search before creating again.
-        inserts = {sid: a.changes for sid, a in creates.items() if a.kind is ActionKind.INSERT}
-        earlier = claim_erp_creates(deps, mapping, inserts)
-        recovered = find_earlier_creates(deps, mapping, {s: inserts[s] for s in earlier}) if earlier else {}
-        writing = [a for a in writing if _source_id(a, src) not in recovered]
-    if creates and dst is Side.CRM:
-        proposals = {sid: planned_ids.get(sid) or deps.new_id() for sid in creates}
-        claimed = store.intents.claim_many(mapping.name, src, proposals)
-        planned = {str(i): claimed[_source_id(a, src)] for i, a in enumerate(writing) if _source_id(a, src) in claimed}
+    if creates:
+        standing, held = claim_creates(deps, mapping, src, creates, couplings)
+        writing = [a for a in writing if _source_id(a, src) not in held]
+        if dst is Side.CRM:  # Dataverse takes our id: a repeated create finds its row (core.crm.batch)
+            planned = {str(i): standing[_source_id(a, src)].planned_id for i, a in enumerate(writing)
+                       if _source_id(a, src) in standing}
     ops = _write_ops(mapping, writing, dst, planned)
     client: Any = deps.crm() if dst is Side.CRM else deps.erp()
     results: dict[int, WriteResult] = {int(r.op.ref): r for r in client.apply_batch(ops)} if ops else {}
     written = {id(a): results[i] for i, a in enumerate(writing)}
-    for a in actions:
-        if (found := recovered.get(_source_id(a, src))) is not None:
-            written[id(a)] = WriteResult(WriteOp("create", mapping.erp_entity, values=a.changes), record=found)
+    _forget_refused_creates(deps, mapping, src, [(a, written[id(a)]) for a in writing if _source_id(a, src) in creates])
 
     outcomes: list[Outcome] = []
     updates: list[tuple[int, Coupling]] = []  # (index of its outcome, the coupling to write)
@@ -209,6 +205,9 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
         sid = _source_id(a, src)
         coupling = couplings.get(sid)
         result = written.get(id(a))
+        if sid in held:  # not sent: the coupling's state is not this record's failure
+            outcomes.append(Outcome(a, held[sid].message, held[sid].category, coupling))
+            continue
         if result is not None and result.error is not None:
             err = result.error
             cat = category_of(err)
@@ -264,6 +263,21 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
     return tuple(outcomes)
 
 
+def _forget_refused_creates(deps: Deps, mapping: Mapping, src: Side, sent: Sequence[tuple[Action, WriteResult]]) -> None:
+    """A create the destination refused did not happen: its intent goes. A create without a definite answer (lost,
+    not answered in the batch) keeps its intent for adoption, marked settled: this attempt waits no longer."""
+    failed = [(_source_id(a, src), r.error) for a, r in sent if r.error is not None]
+    refused = [sid for sid, err in failed if _definite(err)]
+    if refused:
+        deps.storage().intents.clear_many(mapping.name, src, refused)
+    if len(refused) < len(failed):
+        deps.storage().intents.settle_many(mapping.name, src, [sid for sid, err in failed if not _definite(err)])
+
+
+def _definite(err: KoppelError) -> bool:
+    return not isinstance(err, Retriable) or err.status in (429, 503)  # throttled requests are not processed
+
+
 def _store_couplings(deps: Deps, mapping: Mapping, src: Side, new: list[Coupling],
                      updates: list[tuple[int, Coupling]], uncouple: list[str], outcomes: list[Outcome],
                      snapshot: CouplingSnapshot | None) -> None:
@@ -272,7 +286,14 @@ def _store_couplings(deps: Deps, mapping: Mapping, src: Side, new: list[Coupling
         results = store.couplings.couple_many(new)
         for c, res in zip(new, results):
             idx = next(i for i, o in enumerate(outcomes) if o.coupling is c)
-            if isinstance(res, AlreadyCoupled):
+            same = store.couplings.erp_to_crm(mapping.name, c.erp_id) if isinstance(res, AlreadyCoupled) else None
+            if same is not None and same.crm_id == c.crm_id:
+                # A concurrent attempt (or adoption) coupled the very row this create found or made: not ours to count.
+                done = replace(outcomes[idx].action, kind=ActionKind.UNCHANGED, reason="coupled by a concurrent attempt")
+                outcomes[idx] = Outcome(done, coupling=same)
+                if snapshot is not None:
+                    snapshot.remember([same])
+            elif isinstance(res, AlreadyCoupled):
                 # Someone coupled this source meanwhile: the create used the same claimed id, so the
                 # row we wrote is the one already coupled (or an orphan we report), never a second coupling.
                 outcomes[idx] = Outcome(outcomes[idx].action, res.message, ErrorCategory.CONFLICT, None)

@@ -29,7 +29,7 @@ from core.model import Direction, ErrorCategory, FieldMapping, Mapping, Record, 
 from core.transforms import TransformContext, apply_transform, compile_transform
 
 __all__ = [
-    "BLANK_GUID", "NOT_SYNCED", "normalize", "hash_value", "same_value", "LookupRef", "parse_lookup", "validate_lookup",
+    "BLANK_GUID", "NOT_SYNCED", "normalize", "hash_value", "same_value", "loose_key", "LookupRef", "parse_lookup", "validate_lookup",
     "LookupTable", "FieldFailure", "TransferredField", "Transfer", "transfer", "field_hashes", "encode_pair",
     "decode_pair", "synced_hashes", "FieldChange", "field_changes", "lookup_requests", "side_of",
 ]
@@ -106,6 +106,12 @@ def _hash_uncached(value: Any) -> str:
 
 # A page hashes the same few values many times (both sides, before and after): cache by value and type.
 _hash_cached = functools.lru_cache(maxsize=1 << 16, typed=True)(_hash_uncached)
+
+
+def loose_key(value: Any) -> str:
+    """The canonical form with case and inner spacing ignored: what a service's own normalization (BC stores
+    country `nl` as `NL`) leaves unchanged, for recognising a record we created (core.adoption)."""
+    return " ".join(_canonical(value).casefold().split())
 
 
 def same_value(a: Any, b: Any) -> bool:

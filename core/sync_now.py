@@ -95,8 +95,11 @@ def run_passes(deps: Deps, mapping: Mapping, coupling: Coupling, directions: tup
 
 
 def create_counterpart(deps: Deps, mapping: Mapping, source: Record, stale: Coupling | None,
-                       direction: Direction = Direction.TO_CRM) -> Coupling:
-    """Create the other side's record from `source` and couple it (idempotently, DESIGN decision 3)."""
+                       direction: Direction = Direction.TO_CRM, *, exclusive: bool = False) -> Coupling:
+    """Create the other side's record from `source` and couple it (idempotently, DESIGN decision 3).
+
+    With `exclusive` (F2 "create new"), a source that another caller created and coupled meanwhile — or that
+    adoption coupled to what an earlier attempt created — is AlreadyCoupled (409): one caller gets the 201."""
     store = deps.storage().couplings
     if stale is not None:
         store.uncouple(mapping.name, stale.erp_id)  # its counterpart is gone: start afresh
@@ -105,6 +108,9 @@ def create_counterpart(deps: Deps, mapping: Mapping, source: Record, stale: Coup
     _raise_for(outcome, mapping)
     if outcome.coupling is None:
         raise RecordError(f"Could not create the counterpart: {outcome.action.reason}", category="validation")
+    if exclusive and outcome.action.kind not in (ActionKind.INSERT, ActionKind.RESTORE):
+        side = "erp" if direction is Direction.TO_CRM else "crm"
+        raise AlreadyCoupled(side, source.id, mapping.name)
     return outcome.coupling
 
 

@@ -80,3 +80,37 @@ def test_a_ribbon_create_that_never_reached_bc_creates_on_retry(app: App, monkey
 
     assert second.status_code == 200, second.text
     assert len(set(app.bc_records("customers")) - before) == 1
+
+
+@pytest.mark.usefixtures("customer_creates_from_crm")
+@pytest.mark.parametrize("meanwhile", [{}, {"phoneNumber": "+31 20 555 0199"}, {"displayName": "Renamed by Anna"}])
+def test_a_lost_create_is_adopted_though_bc_normalized_it_and_a_person_edited_it(
+        app: App, monkeypatch: pytest.MonkeyPatch, meanwhile: dict[str, Any]) -> None:
+    """The retry recognises its earlier create by most of the values it wrote, compared as BC stores them
+    (country `nl` comes back `NL`), even after a person edited one of them."""
+    crm_id = _account_with_coupled_currency(app)
+    app.edit("crm", "accounts", crm_id, {"address1_country": "nl", "telephone1": "+31 20 555 0100"})
+    before = set(app.bc_records("customers"))
+    real = ErpClient.apply_batch
+    dropped: list[int] = []
+
+    def drop_first_answer(self: ErpClient, ops: Sequence[WriteOp], **kw: Any) -> list[WriteResult]:
+        results = real(self, ops, **kw)
+        if dropped or not any(op.kind == "create" for op in ops):
+            return results
+        dropped.append(1)
+        return [WriteResult(r.op, error=Retriable("the answer was lost", service="erp", code=READ_FAILED))
+                for r in results]
+
+    monkeypatch.setattr(ErpClient, "apply_batch", drop_first_answer)
+    assert app.call("POST", "/crm/sync", json={"entity": "account", "crmId": crm_id}).status_code >= 400
+    [erp_id] = set(app.bc_records("customers")) - before
+    assert app.bc_records("customers")[erp_id]["country"] == "NL"
+    if meanwhile:
+        app.edit("erp", "customers", erp_id, meanwhile)
+
+    second = app.call("POST", "/crm/sync", json={"entity": "account", "crmId": crm_id})
+
+    assert second.status_code == 200, second.text
+    assert set(app.bc_records("customers")) - before == {erp_id}
+    assert app.call("GET", f"/couplings/CUSTOMER?crmId={crm_id}").json()["erpId"] == erp_id

@@ -4,11 +4,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 
 from core.model import Direction, ErrorCategory, Side, SyncError
-from core.store import Storage
+from core.store import Intent, Storage
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
 
@@ -54,25 +55,35 @@ class TestErrorStore:
         assert len(storage.errors.list()) == 1
 
 
+_NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def _intent(side: Side, source_id: str, planned: str, **kw: Any) -> Intent:
+    return Intent("CUSTOMER", side, source_id, planned, claimed_on=_NOW, **kw)
+
+
 class TestIntentStore:
     def test_claim_records_the_planned_id_and_a_retry_gets_the_same_one(self, storage: Storage) -> None:
-        assert storage.intents.claim("CUSTOMER", Side.ERP, "E1", "new-1") == "new-1"
-        assert storage.intents.claim("CUSTOMER", Side.ERP, "E1", "new-2") == "new-1"
-        assert storage.intents.claim("CUSTOMER", Side.CRM, "E1", "new-3") == "new-3"  # sides are separate
+        first = storage.intents.claim(_intent(Side.ERP, "E1", "new-1", values={"name": "Ann"}, hashes={"n": "a:b"}))
+        assert first.planned_id == "new-1" and first.claimed_on == _NOW
+        again = storage.intents.claim(_intent(Side.ERP, "E1", "new-2"))
+        assert again.planned_id == "new-1" and again.values == {"name": "Ann"} and again.hashes == {"n": "a:b"}
+        assert again.claimed_on == _NOW
+        assert storage.intents.claim(_intent(Side.CRM, "E1", "new-3")).planned_id == "new-3"  # sides are separate
         pending = storage.intents.pending("CUSTOMER")
         assert {(i.source_side, i.source_id, i.planned_id) for i in pending} == {
             (Side.ERP, "E1", "new-1"), (Side.CRM, "E1", "new-3")}
 
     def test_claim_many_over_100_keeps_earlier_claims(self, storage: Storage) -> None:
-        storage.intents.claim("CUSTOMER", Side.CRM, "C7", "old-7")
-        standing = storage.intents.claim_many("CUSTOMER", Side.CRM, {f"C{i}": f"new-{i}" for i in range(130)})
-        assert standing["C7"] == "old-7" and standing["C8"] == "new-8" and len(standing) == 130
+        storage.intents.claim(_intent(Side.CRM, "C7", "old-7"))
+        standing = storage.intents.claim_many([_intent(Side.CRM, f"C{i}", f"new-{i}") for i in range(130)])
+        assert standing["C7"].planned_id == "old-7" and standing["C8"].planned_id == "new-8" and len(standing) == 130
         assert len(storage.intents.pending("CUSTOMER")) == 130
 
     def test_clear_and_clear_many_forget_intents_and_tolerate_missing_ones(self, storage: Storage) -> None:
-        storage.intents.claim_many("CUSTOMER", Side.ERP, {f"E{i}": f"n{i}" for i in range(5)})
+        storage.intents.claim_many([_intent(Side.ERP, f"E{i}", f"n{i}") for i in range(5)])
         storage.intents.clear("CUSTOMER", Side.ERP, "E0")
         storage.intents.clear("CUSTOMER", Side.ERP, "E0")
         storage.intents.clear_many("CUSTOMER", Side.ERP, ["E1", "E2", "nope"])
         assert sorted(i.source_id for i in storage.intents.pending("CUSTOMER")) == ["E3", "E4"]
-        assert storage.intents.claim("CUSTOMER", Side.ERP, "E0", "again") == "again"
+        assert storage.intents.claim(_intent(Side.ERP, "E0", "again")).planned_id == "again"
