@@ -12,6 +12,7 @@ from core.commands import CoupleCommand, PageQuery
 from core.deps import Deps
 from core.errors import AlreadyCoupled, InvalidInput, NotFound
 from core.model import Coupling, Direction, Mapping, Record, Side
+from core.record_lock import one_at_a_time
 from core.sync_now import SyncOutcome, create_counterpart, run_passes
 
 __all__ = ["CoupleResult", "couple_record", "find_coupling", "list_couplings", "uncouple_record", "load_mapping"]
@@ -55,6 +56,11 @@ def couple_record(cmd: CoupleCommand, deps: Deps) -> CoupleResult:
     mapping = load_mapping(deps, cmd.mapping)
     if cmd.create_new and not mapping.direction.allows(Direction.TO_CRM):
         raise InvalidInput("createNew", f"Mapping {mapping.name} synchronizes only fromCrm, so it cannot create CRM rows.")
+    with one_at_a_time(deps, mapping.name, Side.ERP, cmd.erp_id):
+        return _couple(cmd, deps, mapping)
+
+
+def _couple(cmd: CoupleCommand, deps: Deps, mapping: Mapping) -> CoupleResult:
     store = deps.storage().couplings
     erp_record = _erp_record(deps, mapping, cmd.erp_id)
     if cmd.crm_id is not None and not _crm_exists(deps, mapping, cmd.crm_id):

@@ -27,7 +27,7 @@ def next_error_state(coupling: Coupling, category: ErrorCategory, message: str, 
     """The coupling after a failed write to `destination`.
 
     The same non-transient error (category and message) twice in a row marks the coupling skipped (F10);
-    throttled and transient errors never do (X11), they are retried with back-off.
+    throttled and transient errors never do (X11), they are retried with back-off, and so are concurrency errors.
 
     Args:
         coupling: the coupling before the failure.
@@ -41,7 +41,9 @@ def next_error_state(coupling: Coupling, category: ErrorCategory, message: str, 
     """
     same = coupling.error_count > 0 and coupling.last_error == message and coupling.last_error_category == category
     count = coupling.error_count + 1 if same else 1
-    skipped = coupling.skipped or (category not in TRANSIENT_CATEGORIES and count >= SKIP_AFTER)
+    # X11: a concurrency error (someone wrote the record or its coupling at the same moment) is transient too.
+    transient = category in TRANSIENT_CATEGORIES or category is ErrorCategory.CONCURRENCY
+    skipped = coupling.skipped or (not transient and count >= SKIP_AFTER)
     result = {"erp_result": RESULT_FAILURE, "erp_job_id": job_id} if destination is Side.ERP \
         else {"crm_result": RESULT_FAILURE, "crm_job_id": job_id}
     return coupling.with_changes(skipped=skipped, last_error=message, last_error_category=category,

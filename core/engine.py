@@ -9,6 +9,9 @@ once, so a person's edit becomes a merge or a conflict, never a blind overwrite.
 from __future__ import annotations
 
 
+import datetime as dt
+import random
+import time
 from collections.abc import Mapping as MappingABC, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,10 +26,12 @@ from core.fields import side_of, synced_hashes
 from core.lookup_fill import fill_lookups
 from core.model import Counters, Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncError
 from core.odata import WriteOp, WriteResult
-from core.plan import Action, ActionKind, plan_page, source_unchanged
+from core.plan import TOLERANCE, Action, ActionKind, keep_destination_changes, plan_page, source_unchanged
 from core.store.coupling_snapshot import CouplingSnapshot
 
-__all__ = ["PageResult", "Outcome", "sync_page", "read_records", "category_of"]
+__all__ = ["PageResult", "Outcome", "sync_page", "read_records", "category_of", "STALE_ROUNDS"]
+
+STALE_ROUNDS = 4  # re-plans of records someone changed between our read and our write, before it is an error
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,7 @@ class Outcome:
     error: str | None = None
     category: ErrorCategory | None = None
     coupling: Coupling | None = None
+    written: bool = False  # the destination write happened; only the coupling write met a newer row
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +77,21 @@ def read_records(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str]) -
 
 
 def _plan(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], force: bool,
-          couplings: MappingABC[str, Coupling]) -> tuple[list[Action], dict[str, Record]]:
+          couplings: MappingABC[str, Coupling], keep_changed: bool) -> tuple[list[Action], dict[str, Record]]:
     _, dst = side_of(direction)
     # Only the counterparts of the records being planned: a page's quiet records need none.
     page = [c for r in sources if (c := couplings.get(r.id)) is not None]
     destinations = read_records(deps, mapping, dst, [c.crm_id if dst is Side.CRM else c.erp_id for c in page])
     actions = plan_page(mapping, direction, sources, couplings, destinations,
                         fill_lookups(deps, mapping, direction, sources), force=force)
+    if keep_changed:
+        actions = [keep_destination_changes(mapping, a, couplings.get(r.id), r, destinations.get(_dest_id(a, dst)))
+                   for a, r in zip(actions, sources)]
     return actions, destinations
+
+
+def _dest_id(action: Action, dst: Side) -> str:
+    return (action.crm_id if dst is Side.CRM else action.erp_id) or ""
 
 
 def _find_couplings(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str],
@@ -91,7 +104,7 @@ def _find_couplings(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str]
 
 def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], *,
               job_id: str | None = None, force: bool = False, dry_run: bool = False,
-              couplings: CouplingSnapshot | None = None) -> PageResult:
+              couplings: CouplingSnapshot | None = None, keep_changed: bool = False) -> PageResult:
     """Synchronize one page of source records in one direction.
 
     Args:
@@ -104,6 +117,7 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
         dry_run: plan only (X5): nothing is written anywhere.
         couplings: the pass's coupling snapshot, read instead of the store and kept current with every coupling
             written; None reads the page's couplings from the store (small passes, single records).
+        keep_changed: with `force`, skip (not overwrite) a destination changed since the last sync (F5).
 
     Returns:
         Per-record outcomes, counters and the error rows written.
@@ -116,10 +130,11 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
         # Adoption first: what an earlier, interrupted attempt created for these records is coupled, not made again.
         for c in adopt_earlier_creates(deps, mapping, src, uncoupled, snapshot):
             found[c.erp_id if src is Side.ERP else c.crm_id] = c
+    sources = _not_older_than_synced(deps, mapping, src, sources, found)
     # A provably unchanged source needs neither its destination nor a plan (no requests for a quiet page).
     quiet = set() if force else {r.id for r in sources if source_unchanged(mapping, src, r, found.get(r.id))}
     active = [r for r in sources if r.id not in quiet]
-    actions, destinations = _plan(deps, mapping, direction, active, force, found) if active else ([], {})
+    actions, destinations = _plan(deps, mapping, direction, active, force, found, keep_changed) if active else ([], {})
     unchanged = [_unchanged(direction, found[rid], src) for rid in quiet]
     if dry_run:
         outcomes = tuple(Outcome(a) for a in actions + unchanged)
@@ -127,17 +142,50 @@ def sync_page(deps: Deps, mapping: Mapping, direction: Direction, sources: Seque
     by_id = {r.id: r for r in sources}
     outcomes = _apply(deps, mapping, actions, found, destinations, by_id, job_id, snapshot)
     outcomes = outcomes + tuple(Outcome(a, coupling=found[_source_id(a, src)]) for a in unchanged)
-    stale = [o for o in outcomes if o.category is ErrorCategory.CONCURRENCY and o.coupling is not None]
-    if stale:
-        # X8: re-read the destinations someone changed meanwhile and plan those records once more.
-        retry_sources = [by_id[_source_id(o.action, src)] for o in stale]
+    for attempt in range(STALE_ROUNDS):
+        stale = [o for o in outcomes if o.category is ErrorCategory.CONCURRENCY and o.coupling is not None]
+        if not stale:
+            break
+        # X8/X11: someone changed the destination or the coupling meanwhile. That is transient: re-read, re-plan
+        # and apply again (a person's edit becomes a merge or a conflict, never an overwrite), a few times, with
+        # jitter so callers racing for one record do not collide in step.
+        time.sleep(random.uniform(0, 0.05 * (attempt + 1)))
+        # The source is read again too: planned from the coupling as it is now, a source read before another
+        # caller's write would look changed and undo that write.
+        reread = read_records(deps, mapping, src, [_source_id(o.action, src) for o in stale])
+        by_id.update(reread)
+        retry_sources = list(reread.values())
         fresh = {_source_id(o.action, src): o.coupling for o in stale if o.coupling is not None}
-        again, destinations2 = _plan(deps, mapping, direction, retry_sources, force, fresh)
+        again, destinations2 = _plan(deps, mapping, direction, retry_sources, force, fresh, keep_changed)
         redo = _apply(deps, mapping, again, fresh, destinations2, by_id, job_id, snapshot)
         replaced = {_source_id(o.action, src): o for o in redo}
-        outcomes = tuple(replaced.get(_source_id(o.action, src), o) for o in outcomes)
+        outcomes = tuple(_merged(o, replaced.get(_source_id(o.action, src))) for o in outcomes)
     errors = _record_errors(deps, mapping, outcomes, job_id)
     return PageResult(outcomes, _count(outcomes), errors)
+
+
+def _merged(first: Outcome, again: Outcome | None) -> Outcome:
+    """A re-planned record's outcome; one whose write landed and that now plans as unchanged was still modified."""
+    if again is None:
+        return first
+    if first.written and again.error is None and again.action.kind is ActionKind.UNCHANGED:
+        return Outcome(first.action, coupling=again.coupling)
+    return again
+
+
+def _not_older_than_synced(deps: Deps, mapping: Mapping, src: Side, sources: Sequence[Record],
+                           couplings: MappingABC[str, Coupling]) -> Sequence[Record]:
+    """Sources read before another caller synchronized them are read again: the coupling says a later version was
+    synchronized already, and planning from the older one would write it back over the newer (a lost edit)."""
+    def stored(r: Record) -> dt.datetime | None:
+        c = couplings.get(r.id)
+        return None if c is None else (c.erp_modified_on if src is Side.ERP else c.crm_modified_on)
+
+    older = [r.id for r in sources if (at := stored(r)) is not None and at - r.modified_on >= TOLERANCE]
+    if not older:
+        return sources
+    fresh = read_records(deps, mapping, src, older)
+    return [fresh.get(r.id, r) for r in sources]
 
 
 def _unchanged(direction: Direction, coupling: Coupling, src: Side) -> Action:
@@ -312,21 +360,13 @@ def _store_couplings(deps: Deps, mapping: Mapping, src: Side, new: list[Coupling
 
 def _update_couplings(deps: Deps, updates: list[tuple[int, Coupling]], outcomes: list[Outcome],
                       snapshot: CouplingSnapshot | None) -> None:
-    """Write the updated couplings; a row changed meanwhile (StaleWrite) is re-read and written once more over
-    its new etag, else its record gets an error row. Outcomes and the snapshot get the stored rows' new etags."""
+    """Write the updated couplings, each over the etag it was read with. A row changed meanwhile (StaleWrite:
+    another caller synchronized the record) is never overwritten blindly — its baseline may be newer than ours —
+    but re-read, and the record re-planned from it (sync_page's stale rounds). Outcomes and the snapshot get the
+    stored rows' new etags."""
     store = deps.storage().couplings
     stored: dict[int, Coupling] = {}
-    stale: list[tuple[int, Coupling]] = []
     for (idx, c), res in zip(updates, store.update_many(c for _, c in updates)):
-        (stale.append((idx, c)) if isinstance(res, StaleWrite) else stored.__setitem__(idx, res))
-    retry: list[tuple[int, Coupling]] = []
-    for idx, c in stale:
-        current = store.erp_to_crm(c.mapping, c.erp_id)
-        if current is not None and current.crm_id == c.crm_id:
-            retry.append((idx, replace(c, etag=current.etag)))
-        else:
-            _fail_coupling_write(outcomes, idx, c, snapshot, current)
-    for (idx, c), res in zip(retry, store.update_many(c for _, c in retry) if retry else []):
         if isinstance(res, StaleWrite):
             _fail_coupling_write(outcomes, idx, c, snapshot, store.erp_to_crm(c.mapping, c.erp_id))
         else:
@@ -345,7 +385,10 @@ def _fail_coupling_write(outcomes: list[Outcome], idx: int, c: Coupling, snapsho
     o = outcomes[idx]
     message = f"The coupling of ERP record {c.erp_id} changed while it was synchronized; it is synchronized again " \
               "next run."
-    outcomes[idx] = Outcome(o.action, o.error or message, o.category or ErrorCategory.CONCURRENCY, None)
+    # Still the same pair: the record is re-planned from the coupling as it is now (sync_page's stale rounds).
+    again = current if current is not None and current.crm_id == c.crm_id and o.error is None else None
+    outcomes[idx] = Outcome(o.action, o.error or message, o.category or ErrorCategory.CONCURRENCY, again,
+                            written=o.error is None)
     if snapshot is not None:
         snapshot.remember([current]) if current is not None else snapshot.forget([c.erp_id])
 

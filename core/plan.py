@@ -27,7 +27,7 @@ from core.model import (
 
 __all__ = [
     "ActionKind", "FieldConflict", "Action", "plan_record", "plan_page", "auto_direction", "changed_sides",
-    "side_changed", "source_unchanged", "TOLERANCE", "RESULT_SUCCESS", "RESULT_FAILURE", "EMPTY_LOOKUPS",
+    "side_changed", "source_unchanged", "destination_changed", "keep_destination_changes", "DESTINATION_CHANGED", "TOLERANCE", "RESULT_SUCCESS", "RESULT_FAILURE", "EMPTY_LOOKUPS",
 ]
 
 # bc-behaviour §2.3 / §5.2: differences under 10 ms count as equal (TypeHelper.CompareDateTime).
@@ -132,6 +132,31 @@ def changed_sides(coupling: Coupling, erp_modified_on: dt.datetime | None,
             erp = erp or fc.erp_changed
             crm = crm or fc.crm_changed
     return erp, crm
+
+
+DESTINATION_CHANGED = "the destination changed since the last synchronization"
+
+
+def destination_changed(mapping: Mapping, direction: Direction, coupling: Coupling, source: Record,
+                        destination: Record) -> bool:
+    """Whether the destination side changed since the last sync (timestamps or any field's last synced value)."""
+    erp, crm = (source, destination) if direction is Direction.TO_CRM else (destination, source)
+    changes = field_changes(mapping, coupling.field_hashes, erp.fields, crm.fields)
+    erp_changed, crm_changed = changed_sides(coupling, erp.modified_on, crm.modified_on, changes)
+    return crm_changed if direction is Direction.TO_CRM else erp_changed
+
+
+def keep_destination_changes(mapping: Mapping, action: Action, coupling: Coupling | None, source: Record,
+                             destination: Record | None) -> Action:
+    """F5 (SPEC §5.4): a forced write that would replace changes made on the destination since the last sync is
+    skipped instead — judged on the destination as read for this very write, so an edit landing after an earlier
+    read is kept too (the write's ETag makes a later one a 412, and the re-plan judges again)."""
+    if not action.writes or coupling is None or destination is None:
+        return action
+    if not destination_changed(mapping, action.direction, coupling, source, destination):
+        return action
+    return Action(ActionKind.SKIP, action.direction, action.erp_id, action.crm_id, reason=DESTINATION_CHANGED,
+                  source_modified_on=action.source_modified_on)
 
 
 def source_unchanged(mapping: Mapping, side: Side, source: Record, coupling: Coupling | None) -> bool:

@@ -15,6 +15,7 @@ from core.deps import Deps
 from core.errors import Conflict, NotFound
 from core.i18n import choose_language, text
 from core.model import Direction, Mapping, Side
+from core.record_lock import one_at_a_time
 from core.sync_now import create_counterpart, read_one, run_passes
 
 __all__ = ["RibbonAnswer", "sync_from_crm", "erp_url"]
@@ -66,6 +67,13 @@ def sync_from_crm(cmd: CrmSyncCommand, deps: Deps, accept_language: str | None) 
     mapping = load_mapping(deps, _mapping_for(deps, cmd, lang).name)
     if mapping.paused:
         raise Conflict(text("ribbon.paused", lang), reason="paused")
+    coupling = deps.storage().couplings.crm_to_erp(mapping.name, cmd.crm_id)
+    # One ribbon or sync-now call per record at a time (core.record_lock); read again under the lock.
+    with one_at_a_time(deps, mapping.name, *((Side.ERP, coupling.erp_id) if coupling else (Side.CRM, cmd.crm_id))):
+        return _sync_or_create(cmd, deps, mapping, lang)
+
+
+def _sync_or_create(cmd: CrmSyncCommand, deps: Deps, mapping: Mapping, lang: str) -> RibbonAnswer:
     coupling = deps.storage().couplings.crm_to_erp(mapping.name, cmd.crm_id)
     if coupling is not None:
         if not mapping.direction.allows(Direction.FROM_CRM):

@@ -13,9 +13,9 @@ from core.commands import SyncCommand
 from core.deps import Deps
 from core.engine import read_records, sync_page
 from core.errors import Conflict, InvalidInput, KoppelError
-from core.fields import field_changes, side_of
+from core.fields import side_of
 from core.model import Counters, Coupling, Direction, Job, JobStatus, JobType, Mapping, Record, Side, SyncDirection
-from core.plan import changed_sides
+from core.plan import DESTINATION_CHANGED, ActionKind
 
 __all__ = ["MAX_IDS", "PAGE", "queue_sync_many", "run_sync_many"]
 
@@ -52,21 +52,15 @@ def queue_sync_many(cmd: SyncCommand, deps: Deps) -> Job:
     return job
 
 
-def _skip_reason(mapping: Mapping, coupling: Coupling | None, direction: Direction, source: Record | None,
-                 dest: Record | None) -> str | None:
+def _skip_reason(coupling: Coupling | None, source: Record | None) -> str | None:
+    """Why a given id is not synchronized before anything is planned (a changed destination is the engine's
+    to see, on the destination as read for the write: `sync_page(keep_changed=True)`)."""
     if coupling is None:
         return "not coupled"
     if coupling.skipped:
         return "the coupling is marked skipped"
     if source is None:
         return "the source record no longer exists"
-    if dest is None:
-        return None  # a deleted destination is the deletion-conflict policy's to handle
-    erp, crm = (source, dest) if direction is Direction.TO_CRM else (dest, source)
-    changes = field_changes(mapping, coupling.field_hashes, erp.fields, crm.fields)
-    erp_changed, crm_changed = changed_sides(coupling, erp.modified_on, crm.modified_on, changes)
-    if crm_changed if direction is Direction.TO_CRM else erp_changed:
-        return "the destination changed since the last synchronization"
     return None
 
 
@@ -85,10 +79,10 @@ def run_sync_many(deps: Deps, job_id: str, mapping_name: str, side: Side, ids: S
         mapping = load_mapping(deps, mapping_name)
         if mapping.paused:
             raise Conflict(f"Mapping {mapping.name} is paused; resume it and synchronize again.", reason="paused")
-        src, dst = side_of(direction)
+        src, _ = side_of(direction)
         for start in range(0, len(ids), PAGE):
             chunk = list(ids[start:start + PAGE])
-            counters, lines = _run_page(deps, mapping, side, src, dst, chunk, direction, job_id, dry_run, counters)
+            counters, lines = _run_page(deps, mapping, side, src, chunk, direction, job_id, dry_run, counters)
             skipped_lines += lines
             job = jobs.update(dataclasses.replace(job, counters=counters, progress=min(1.0, (start + PAGE) / len(ids))))
         status = JobStatus.PARTIAL if counters.failed else JobStatus.SUCCEEDED
@@ -99,28 +93,32 @@ def run_sync_many(deps: Deps, job_id: str, mapping_name: str, side: Side, ids: S
                                            progress=1.0, message=message))
 
 
-def _run_page(deps: Deps, mapping: Mapping, side: Side, src: Side, dst: Side, ids: list[str], direction: Direction,
+def _run_page(deps: Deps, mapping: Mapping, side: Side, src: Side, ids: list[str], direction: Direction,
               job_id: str, dry_run: bool, counters: Counters) -> tuple[Counters, list[str]]:
     store = deps.storage().couplings
     by_given = store.find_by_erp(mapping.name, ids) if side is Side.ERP else store.find_by_crm(mapping.name, ids)
-    source_ids = [(c.erp_id if src is Side.ERP else c.crm_id) for c in by_given.values()]
-    sources = read_records(deps, mapping, src, source_ids)
-    dests = read_records(deps, mapping, dst, [(c.crm_id if dst is Side.CRM else c.erp_id) for c in by_given.values()])
-    lines, to_sync = [], []
+    sources = read_records(deps, mapping, src, [(c.erp_id if src is Side.ERP else c.crm_id) for c in by_given.values()])
+    lines, to_sync, given_of = [], [], {}
     for given in ids:
         coupling = by_given.get(given)
         source = sources.get((coupling.erp_id if src is Side.ERP else coupling.crm_id)) if coupling else None
-        dest = dests.get((coupling.crm_id if dst is Side.CRM else coupling.erp_id)) if coupling else None
-        reason = _skip_reason(mapping, coupling, direction, source, dest)
+        reason = _skip_reason(coupling, source)
         if reason is not None:
             counters = counters.bump("skipped")
             lines.append(f"{given}: {reason}")
         else:
             assert source is not None
             to_sync.append(source)
+            given_of[source.id] = given
     if to_sync:
-        result = sync_page(deps, mapping, direction, to_sync, job_id=job_id, force=True, dry_run=dry_run)
+        # Forced in the chosen direction, but never over a destination changed since the last sync (SPEC §5.4).
+        result = sync_page(deps, mapping, direction, to_sync, job_id=job_id, force=True, dry_run=dry_run,
+                           keep_changed=True)
         counters = counters + result.counters
+        for o in result.outcomes:
+            if o.action.kind is ActionKind.SKIP and o.action.reason == DESTINATION_CHANGED:
+                sid = o.action.erp_id if src is Side.ERP else o.action.crm_id
+                lines.append(f"{given_of.get(sid or '', sid)}: {DESTINATION_CHANGED}")
     return counters, lines
 
 

@@ -12,6 +12,7 @@ from core.deps import Deps
 from core.engine import Outcome, sync_page
 from core.errors import AlreadyCoupled, Conflict, KoppelError, NotFound, RecordError
 from core.model import Coupling, Direction, ErrorCategory, Job, Mapping, Record, Side, SyncDirection
+from core.record_lock import one_at_a_time
 from core.sync_many import queue_sync_many
 from core.plan import ActionKind, auto_direction
 
@@ -67,6 +68,9 @@ def _raise_for(outcome: Outcome, mapping: Mapping) -> None:
     if outcome.category is ErrorCategory.CONFLICT and action.kind in (ActionKind.INSERT, ActionKind.RESTORE):
         # A create whose coupling clashed: someone coupled the source meanwhile (core.engine._store_couplings).
         raise AlreadyCoupled("erp", action.erp_id or "", mapping.name)
+    if outcome.category is ErrorCategory.CONCURRENCY:
+        raise Conflict("The record changed while it was synchronized (someone wrote it at the same moment); "
+                       "nothing was lost. Synchronize again.", reason="concurrentChange")
     if outcome.category is ErrorCategory.DELETED_COUNTERPART:
         raise Conflict(outcome.error, reason="deletedCounterpart")
     raise RecordError(outcome.error, erp_id=action.erp_id, crm_id=action.crm_id,
@@ -137,15 +141,26 @@ def sync_records(cmd: SyncCommand, deps: Deps) -> SyncOutcome | Job:
     if coupling is None:
         raise NotFound(f"Record {ids[0]} is not coupled in mapping {mapping.name}; set up a coupling first.",
                        field=f"{field}[0]")
-    if cmd.direction is SyncDirection.AUTO:
-        directions = _auto(deps, mapping, coupling, cmd.dry_run)
-        return run_passes(deps, mapping, coupling, directions, force=False, dry_run=cmd.dry_run)
-    direction = Direction(cmd.direction.value)
-    if not mapping.direction.allows(direction):
+    if cmd.direction is not SyncDirection.AUTO and not mapping.direction.allows(Direction(cmd.direction.value)):
         raise Conflict(f"Mapping {mapping.name} synchronizes only {mapping.direction.value}; "
-                       f"it cannot synchronize {direction.value}.", reason="directionNotAllowed", field="direction")
+                       f"it cannot synchronize {cmd.direction.value}.", reason="directionNotAllowed", field="direction")
+    if cmd.dry_run:
+        return _sync_one(deps, mapping, coupling, cmd.direction, dry_run=True)
+    with one_at_a_time(deps, mapping.name, Side.ERP, coupling.erp_id):
+        # Read again under the lock: the caller before us may have moved it on.
+        current = store.erp_to_crm(mapping.name, coupling.erp_id)
+        if current is None:
+            raise NotFound(f"Record {ids[0]} is not coupled in mapping {mapping.name} any more.", field=f"{field}[0]")
+        return _sync_one(deps, mapping, current, cmd.direction, dry_run=False)
+
+
+def _sync_one(deps: Deps, mapping: Mapping, coupling: Coupling, direction: SyncDirection, *,
+              dry_run: bool) -> SyncOutcome:
+    if direction is SyncDirection.AUTO:
+        directions = _auto(deps, mapping, coupling, dry_run)
+        return run_passes(deps, mapping, coupling, directions, force=False, dry_run=dry_run)
     # A direction a person chose explicitly may overwrite destination changes (SPEC §5.4).
-    return run_passes(deps, mapping, coupling, (direction,), force=True, dry_run=cmd.dry_run)
+    return run_passes(deps, mapping, coupling, (Direction(direction.value),), force=True, dry_run=dry_run)
 
 
 def _auto(deps: Deps, mapping: Mapping, coupling: Coupling, dry_run: bool) -> tuple[Direction, ...]:

@@ -30,6 +30,7 @@ from core.store._tables import (
 __all__ = ["MappingState", "PauseNote", "StateStore"]
 
 _PK = "state"
+_LOCK_PK = "lock"
 # X12: why and since when a mapping is paused, on rows of their own: a pause written while a run holds the
 # lease must not change the lease row's etag (the run would believe it lost its lease).
 _PAUSE_PK = "pause"
@@ -177,3 +178,35 @@ class StateStore:
     def release_lease(self, state: MappingState) -> MappingState:
         """Give the lease up (keeping every other field of `state`). Raises: StaleWrite as for `renew_lease`."""
         return self.save(replace(state, lease_owner=None, lease_until=None))
+
+    # -- record locks: one single-record operation (sync now, ribbon, create new) per record at a time ---------
+    def lock_record(self, mapping: str, record: str, owner: str, now: dt.datetime, ttl_s: float) -> str | None:
+        """Take the lock on one record of a mapping if it is free or expired; its etag, or None if it is held."""
+        entity = {"PartitionKey": _LOCK_PK, "RowKey": f"{key(mapping)}|{key(record)}", "Owner": owner,
+                  "Until": to_utc(now + dt.timedelta(seconds=ttl_s))}
+        try:
+            try:
+                return str(self._table.create_entity(entity)["etag"])
+            except ResourceExistsError:
+                rows = list(self._table.query_entities("PartitionKey eq @pk and RowKey eq @rk", parameters={
+                    "pk": _LOCK_PK, "rk": entity["RowKey"]}))
+                if not rows:
+                    return None  # released meanwhile: the caller tries again
+                held = from_utc(rows[0].get("Until"))
+                if held is not None and held > now:
+                    return None
+                reply = self._table.update_entity(entity, mode=UpdateMode.REPLACE, **if_match(rows[0].metadata["etag"]))
+                return str(reply["etag"])
+        except (ResourceModifiedError, ResourceNotFoundError, ResourceExistsError):
+            return None  # another caller took it first
+        except STORAGE_ERRORS as err:
+            raise translate("lock record", err) from err
+
+    def unlock_record(self, mapping: str, record: str, etag: str) -> None:
+        """Release a lock taken by `lock_record` (one taken over after it expired is left to its new owner)."""
+        try:
+            self._table.delete_entity(_LOCK_PK, f"{key(mapping)}|{key(record)}", **if_match(etag))
+        except (ResourceModifiedError, ResourceNotFoundError):
+            pass
+        except STORAGE_ERRORS as err:
+            raise translate("unlock record", err) from err
