@@ -233,3 +233,45 @@ def test_sync_many_never_overwrites_a_destination_edited_between_its_read_and_it
     assert rows[pairs[1][1]]["telephone1"] == "+31 20 555 0001"  # the other record was written
     assert job["counters"]["skipped"] == 1 and job["counters"]["modified"] == 1, job
     assert pairs[0][0] in (job["message"] or ""), job
+
+
+def test_a_full_sync_killed_at_every_write_in_turn_recovers_exactly_once(app: App, crash: Crash) -> None:
+    """Kill the delivery at the 1st, 2nd, … nth instrumented write of a full sync (match-coupling, creates on both
+    sides, coupling writes, job and watermark writes), deliver it again, and check every time: each record has
+    one counterpart, nothing Koppel created is uncoupled, and every job of the run finished."""
+    from tests.harness.model import fresh_stack_and_storage
+
+    def one_run(kill_at: int | None) -> int:
+        fresh_stack_and_storage(app)
+        name = own_customer_mapping(app, currency=False)
+        for _ in range(2):
+            [e], [c] = app.seed("erp", "customers", 1), app.seed("crm", "accounts", 1)
+            app.edit("erp", "customers", e, {"country": "NL"})
+            app.edit("crm", "accounts", c, {"address1_country": "nl"})
+        worker = captured_deps()
+        queue_full_sync(worker, [name])
+        [message] = queue_of(worker).take()
+        if kill_at is None:
+            crash.watch()
+        else:
+            crash.arm("*", nth=kill_at, after=kill_at % 2 == 0)  # even: after the write landed; odd: before
+        with crash.run():
+            deliver(message)
+        hits = len(crash.hits)
+        crash.revive()
+        expire_lease(worker, name)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("core.adoption.IN_FLIGHT_S", 0.0)  # redelivered after the lock expired
+            deliver(message, delivery_count=2)
+        assert_one_counterpart_each(app, name, "customers", "accounts", "accountid")
+        assert len(app.bc_records("customers")) == 4, f"killed at write {kill_at}"
+        jobs = [worker.storage().jobs.get(j) for s in message.body["steps"]
+                for j in ([s["couplingJob"]] if s.get("couplingJob") else []) + s["syncJobs"]]
+        assert all(j.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL) for j in jobs), \
+            (kill_at, [(j.type.value, j.status.value, j.message) for j in jobs])
+        return hits
+
+    writes = one_run(None)
+    assert writes >= 8
+    for k in range(1, writes + 1):
+        one_run(k)
