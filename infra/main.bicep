@@ -264,6 +264,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      // The ribbon's script runs in the Dynamics 365 page and calls /api/crm/sync from there.
+      cors: { allowedOrigins: [ crmUrl ] }
       appSettings: [
         // Functions host storage through the identity (no AccountKey anywhere).
         { name: 'AzureWebJobsStorage__accountName', value: storage.name }

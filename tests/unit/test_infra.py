@@ -99,6 +99,10 @@ def test_host_storage_and_service_bus_connect_with_the_managed_identity() -> Non
     assert "Authorization=AAD" in settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
 
 
+def test_the_ribbon_may_call_the_app_from_the_dynamics_page() -> None:
+    assert _app()["properties"]["siteConfig"]["cors"]["allowedOrigins"] == ["crmUrl"]
+
+
 def test_secrets_are_key_vault_references_read_with_the_identity() -> None:
     settings = _settings()
     for name in ("ERP_CLIENT_SECRET", "CRM_CLIENT_SECRET", "KOPPEL_WEBHOOK_SECRET"):
