@@ -141,7 +141,7 @@ def test_a_clean_resource_group_needs_only_the_parameters_file_and_the_secrets()
 CHECKOV = ROOT / ".venv-checkov/bin/checkov"
 
 
-def test_checkov_finds_nothing_with_only_the_justified_skips() -> None:
+def test_checkov_finds_nothing_with_only_the_justified_skips(tmp_path: Path) -> None:
     if not CHECKOV.exists():
         pytest.fail("checkov is not installed: scripts/bootstrap puts it in .venv-checkov (requirements-checkov.txt)")
     config = ROOT / "infra/.checkov.yaml"
@@ -149,7 +149,8 @@ def test_checkov_finds_nothing_with_only_the_justified_skips() -> None:
     assert 0 < len(skips) <= 12 and len(skips) == config.read_text().count("- CKV"), "each skip needs a reason"
     done = subprocess.run([str(CHECKOV), "--config-file", str(config), "-d", str(BICEP.parent), "-o", "json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT / ".state"), "BC_SKIP_MAPPING": "TRUE"})
+                          # Offline: no platform key, no mapping download, a throwaway HOME.
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BC_SKIP_MAPPING": "TRUE"})
     report = json.loads(done.stdout)
     summary = report["summary"]
     failed = [f"{c['check_id']} {c['resource']}" for c in report.get("results", {}).get("failed_checks", [])]
