@@ -9,7 +9,7 @@
 // of its role assignments exist before the Function App, so the app's first Key Vault reference
 // lookup and first trigger listen never race a role assignment.
 //
-// From a clean resource group, in one command (README "Deploy"):
+// From a clean resource group, in one command (README, "Administrator's path"):
 //   az deployment group create -g <group> -f infra/main.bicep -p infra/main.parameters.json
 // Every app setting core/settings.py reads is set below (tests/unit/test_infra.py checks it, with
 // a real Bicep parser, and runs checkov over this file).
