@@ -1,8 +1,18 @@
 // Everything Koppel needs in Azure: a Python Function App on Flex Consumption, its storage
 // account (host storage and Koppel's tables), a Service Bus namespace and queue for batch jobs,
-// Application Insights, and a Key Vault holding the two client secrets, referenced from app
-// settings so the secrets never sit in plain configuration.
-// Every app setting core/settings.py reads is set below (tests/unit/test_infra.py checks it).
+// Application Insights, and a Key Vault holding the client and webhook secrets, referenced from
+// app settings so the secrets never sit in plain configuration.
+//
+// No keys: one user-assigned managed identity reaches Storage, Service Bus, Key Vault and
+// Application Insights (`__accountName`, `__fullyQualifiedNamespace`, Key Vault references, AAD
+// telemetry); shared-key and SAS access are switched off on every service. The identity and all
+// of its role assignments exist before the Function App, so the app's first Key Vault reference
+// lookup and first trigger listen never race a role assignment.
+//
+// From a clean resource group, in one command (README, "Administrator's path"):
+//   az deployment group create -g <group> -f infra/main.bicep -p infra/main.parameters.json
+// Every app setting core/settings.py reads is set below (tests/unit/test_infra.py checks it, with
+// a real Bicep parser, and runs checkov over this file).
 
 @description('Base name for all resources.')
 param name string = 'koppel'
@@ -24,6 +34,9 @@ param publicUrl string = ''
 @description('Optional URL that receives a small JSON POST when a mapping pauses itself (X12).')
 param notifyUrl string = ''
 
+@description('When the Key Vault copies of the secrets expire: the longest an Entra client secret lives (24 months).')
+param secretsExpireOn string = dateTimeAdd(utcNow(), 'P2Y')
+
 @secure()
 @description('Client secret of the app registration that Business Central accepts (stored in Key Vault).')
 param erpClientSecret string
@@ -35,16 +48,39 @@ param crmClientSecret string
 param webhookSecret string
 
 var suffix = uniqueString(resourceGroup().id)
-var storageName = toLower(take('${name}${suffix}', 24))
+// Storage account names are 3-24 lowercase letters and digits.
+var storageName = toLower(take(replace('${name}${suffix}', '-', ''), 24))
+var appName = '${name}-${suffix}'
+var secretsExpire = dateTimeToEpoch(secretsExpireOn)
+
+// Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+var roles = {
+  blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+  serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+// The app's identity: created first, so every role below is in place before the app starts.
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${name}-id-${suffix}'
+  location: location
+}
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: storageName
   location: location
-  sku: { name: 'Standard_LRS' }
+  // Geo-redundant: the tables hold every coupling, which no other copy has.
+  sku: { name: 'Standard_GRS' }
   kind: 'StorageV2'
   properties: {
     minimumTlsVersion: 'TLS1_2'
     allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
     supportsHttpsTrafficOnly: true
   }
 }
@@ -52,17 +88,20 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: storage
   name: 'default'
+  properties: { deleteRetentionPolicy: { enabled: true, days: 7 } }
 }
 
 resource deployContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: 'app-package'
+  properties: { publicAccess: 'None' }
 }
 
 resource serviceBus 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
   name: '${name}-${suffix}'
   location: location
   sku: { name: 'Standard', tier: 'Standard' }
+  properties: { disableLocalAuth: true, minimumTlsVersion: '1.2' }
 }
 
 resource jobsQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
@@ -77,12 +116,6 @@ resource jobsQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' =
   }
 }
 
-resource sendListen 'Microsoft.ServiceBus/namespaces/authorizationRules@2022-10-01-preview' = {
-  parent: serviceBus
-  name: 'koppel-app'
-  properties: { rights: [ 'Send', 'Listen' ] }
-}
-
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: '${name}-logs-${suffix}'
   location: location
@@ -93,7 +126,7 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
   name: '${name}-ai-${suffix}'
   location: location
   kind: 'web'
-  properties: { Application_Type: 'web', WorkspaceResourceId: logs.id }
+  properties: { Application_Type: 'web', WorkspaceResourceId: logs.id, DisableLocalAuth: true }
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -110,19 +143,90 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 resource erpSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'erp-client-secret'
-  properties: { value: erpClientSecret }
+  properties: { value: erpClientSecret, contentType: 'text/plain', attributes: { exp: secretsExpire } }
 }
 
 resource crmSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'crm-client-secret'
-  properties: { value: crmClientSecret }
+  properties: { value: crmClientSecret, contentType: 'text/plain', attributes: { exp: secretsExpire } }
 }
 
 resource hookSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'webhook-secret'
-  properties: { value: webhookSecret }
+  properties: { value: webhookSecret, contentType: 'text/plain', attributes: { exp: secretsExpire } }
+}
+
+// Every role the app needs, on the narrowest scope, granted to the identity before the app exists.
+resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.blobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.queueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.queueDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.tableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.tableDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource busSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(jobsQueue.id, identity.id, roles.serviceBusDataSender)
+  scope: jobsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource busReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(jobsQueue.id, identity.id, roles.serviceBusDataReceiver)
+  scope: jobsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, identity.id, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(insights.id, identity.id, roles.monitoringMetricsPublisher)
+  scope: insights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -134,19 +238,23 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
-  name: '${name}-${suffix}'
+  name: appName
   location: location
   kind: 'functionapp,linux'
-  identity: { type: 'SystemAssigned' }
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identity.id}': {} } }
+  // Explicit: the settings below reference the vault's secrets and the identity, not the role
+  // assignments, so without this the app could start and resolve references before its roles exist.
+  dependsOn: [ blobOwner, queueContributor, tableContributor, busSender, busReceiver, secretsUser, metricsPublisher ]
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    keyVaultReferenceIdentity: identity.id
     functionAppConfig: {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${storage.properties.primaryEndpoints.blob}app-package'
-          authentication: { type: 'SystemAssignedIdentity' }
+          value: '${storage.properties.primaryEndpoints.blob}${deployContainer.name}'
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identity.id }
         }
       }
       scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
@@ -154,13 +262,27 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     }
     siteConfig: {
       minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      // The ribbon's script runs in the Dynamics 365 page and calls /api/crm/sync from there.
+      cors: { allowedOrigins: [ crmUrl ] }
       appSettings: [
-        { name: 'AzureWebJobsStorage', value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}' }
+        // Functions host storage through the identity (no AccountKey anywhere).
+        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-        { name: 'KOPPEL_STORAGE', value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}' }
-        { name: 'KOPPEL_SERVICEBUS', value: listKeys(sendListen.id, sendListen.apiVersion).primaryConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.properties.clientId};Authorization=AAD' }
+        // azure-identity's DefaultAzureCredential in the app picks the user-assigned identity by this.
+        { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
+        // Koppel's tables: an endpoint URL instead of a connection string means "use the identity".
+        { name: 'KOPPEL_STORAGE', value: storage.properties.primaryEndpoints.table }
+        // The worker's trigger (and the sender) reach Service Bus through the identity.
+        { name: 'KOPPEL_SERVICEBUS__fullyQualifiedNamespace', value: '${serviceBus.name}.servicebus.windows.net' }
+        { name: 'KOPPEL_SERVICEBUS__credential', value: 'managedidentity' }
+        { name: 'KOPPEL_SERVICEBUS__clientId', value: identity.properties.clientId }
         { name: 'KOPPEL_QUEUE_NAME', value: jobsQueue.name }
-        { name: 'KOPPEL_PUBLIC_URL', value: empty(publicUrl) ? 'https://${name}-${suffix}.azurewebsites.net' : publicUrl }
+        { name: 'KOPPEL_PUBLIC_URL', value: empty(publicUrl) ? 'https://${appName}.azurewebsites.net' : publicUrl }
         { name: 'KOPPEL_NOTIFY_URL', value: notifyUrl }
         { name: 'KOPPEL_WEBHOOK_SECRET', value: '@Microsoft.KeyVault(SecretUri=${hookSecret.properties.secretUri})' }
         { name: 'ERP_TENANT_ID', value: erpTenantId }
@@ -181,27 +303,6 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// The app reads its secrets from Key Vault with its own identity.
-resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, app.id, 'secrets-user')
-  scope: vault
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')
-    principalId: app.identity.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// Flex Consumption deploys from the blob container with the app's identity.
-resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, app.id, 'blob-owner')
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b')
-    principalId: app.identity.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
 output functionAppName string = app.name
 output functionAppUrl string = 'https://${app.properties.defaultHostName}'
+output identityClientId string = identity.properties.clientId

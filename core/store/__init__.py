@@ -32,6 +32,16 @@ TABLES = {"couplings": "Couplings", "mappings": "Mappings", "state": "MappingSta
 _PREFIX = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]{0,49})?$")
 
 
+def _service(conn: str, retry_total: int) -> TableServiceClient:
+    """A table service client from a connection string, or from an endpoint URL with the app's identity."""
+    if conn.startswith("https://"):
+        # In Azure (infra/main.bicep): no account key; AZURE_CLIENT_ID picks the user-assigned identity.
+        from azure.identity import DefaultAzureCredential
+
+        return TableServiceClient(endpoint=conn, credential=DefaultAzureCredential(), retry_total=retry_total)
+    return TableServiceClient.from_connection_string(conn, retry_total=retry_total)
+
+
 @dataclass(frozen=True, slots=True)
 class Storage:
     """The six repositories over one storage account."""
@@ -49,7 +59,8 @@ class Storage:
         """Connect and create the tables that are missing.
 
         Args:
-            conn: a storage connection string (Azurite's or an account's).
+            conn: a storage connection string (Azurite's or an account's), or the account's table endpoint
+                (`https://<account>.table.core.windows.net/`) to sign in with the app's managed identity.
             prefix: prepended to every table name, so tests can isolate (letters and digits, starts with a letter).
             retry_total: the SDK's own retries of failed requests (its default of 10 makes an outage slow to see).
 
@@ -60,7 +71,7 @@ class Storage:
         if not _PREFIX.match(prefix):
             raise ConfigError("prefix", "The table prefix must be letters and digits, starting with a letter.")
         try:
-            service = TableServiceClient.from_connection_string(conn, retry_total=retry_total)
+            service = _service(conn, retry_total)
         except ValueError as err:
             raise ConfigError("KOPPEL_STORAGE", "The storage connection string is not usable.") from err
         clients = {}

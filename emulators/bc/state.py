@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import bisect
 import datetime as dt
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -239,7 +240,7 @@ class BcState:
             before = table.next_number
             table.next_number += 1
             if self._journal is not None:
-                self._journal.append(lambda: setattr(table, "next_number", before))
+                self._journal.append(functools.partial(setattr, table, "next_number", before))
             if key not in table.keys:
                 return key
 

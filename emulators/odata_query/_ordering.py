@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from emulators.odata_query._syntax import PATH_RE, QueryError, Record, expected_error, instant_of, make_getter, syntax_error
+from emulators.odata_query._syntax import PATH_RE, Record, expected_error, instant_of, make_getter, syntax_error
 
 __all__ = ["parse_orderby", "parse_select", "sort_records"]
 

@@ -94,7 +94,7 @@ class TestAdmin:
         bc.get("customers")
         bc.get("customers")
         counts = bc.admin("GET", "requests").json()
-        route = f"GET /v2.0/{{id}}/production/api/v2.0/companies({{id}})/customers"
+        route = "GET /v2.0/{id}/production/api/v2.0/companies({id})/customers"
         assert counts["routes"][route] == 2
 
     def test_reset_clears_records_and_subscriptions(self, bc: Bc) -> None:

@@ -80,7 +80,7 @@ class TestClassify:
         with pytest.raises(StaleWrite) as info:
             classify(response(409, err("Request_EntityChanged")), service="erp")
         assert not isinstance(info.value, RemoteError)
-        assert getattr(info.value, "code") == "Request_EntityChanged"
+        assert info.value.code == "Request_EntityChanged"
 
 
 class TestRetryAfter:
