@@ -210,7 +210,7 @@ def claim_creates(deps: Deps, mapping: Mapping, src: Side, creates: MappingABC[s
     now_coupled = store.couplings.find_by_erp(mapping.name, ids) if src is Side.ERP \
         else store.couplings.find_by_crm(mapping.name, ids)
     held: dict[str, Held] = {}
-    for sid, a in creates.items():
+    for sid in creates:
         current, before = now_coupled.get(sid), couplings.get(sid)
         moved = current is not None and (before is None or (current.erp_id, current.crm_id) != (before.erp_id,
                                                                                                    before.crm_id))
