@@ -301,9 +301,14 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
         if coupling is not None:
             updated = applied_state(coupling, a, destination_modified_on=record.modified_on if record else None,
                                     job_id=job_id)
+            if a.conflicts:  # F9 merge: written, but the fields changed on both sides stay a conflict
+                updated = next_error_state(updated, ErrorCategory.CONFLICT, a.reason or "conflict", destination=dst,
+                                           job_id=job_id)
             if updated is not coupling:
                 updates.append((len(outcomes), updated))
-            outcomes.append(Outcome(a, coupling=updated))
+            outcomes.append(Outcome(a, a.reason if a.conflicts else None,
+                                    ErrorCategory.CONFLICT if a.conflicts else None, coupling=updated,
+                                    written=bool(a.conflicts)))
             continue
         outcomes.append(Outcome(a))
 

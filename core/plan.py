@@ -330,7 +330,7 @@ def _modify(kind: ActionKind, args: dict[str, Any], mapping: Mapping, direction:
         if tf.cleared:
             unsynced.append(fm.key)
 
-    if conflicts:
+    if conflicts and not changes:
         return _conflict(args, stored, conflicts, erp_rec, crm_rec)
     if hard_failures:
         return _failed({**args, "field_hashes": stored}, tuple(hard_failures))
@@ -345,6 +345,13 @@ def _modify(kind: ActionKind, args: dict[str, Any], mapping: Mapping, direction:
     if kind is ActionKind.MODIFY and not changes:
         return Action(ActionKind.UNCHANGED, **args, field_hashes=hashes, refresh=True,
                       destination_pending=pending, reason="no field differs")
+    if conflicts:
+        # F9 merge: the fields changed on one side flow; only those changed on both sides are a conflict. Their
+        # hashes stay as they were, so the conflict stands (and is reported) until a person resolves it.
+        partial = _conflict(args, stored, conflicts, erp_rec, crm_rec)
+        return Action(kind, **args, changes=changes, field_hashes=hashes, destination_pending=True,
+                      category=ErrorCategory.CONFLICT, conflicts=partial.conflicts,
+                      reason=f"{partial.reason}; the other changed fields were synchronized")
     return Action(kind, **args, changes=changes, field_hashes=hashes, destination_pending=pending)
 
 
@@ -398,7 +405,7 @@ def auto_direction(mapping: Mapping, erp_record: Record, crm_record: Record, cou
         return (Direction.FROM_CRM,)
     trial = plan_record(mapping=mapping, direction=Direction.TO_CRM, source=erp_record, coupling=coupling,
                         destination=crm_record, lookups=lookups)
-    if trial.kind is ActionKind.CONFLICT:
+    if trial.kind is ActionKind.CONFLICT and not trial.changes:
         return Conflict(f"Both sides changed {mapping.name} record {coupling.erp_id}: {trial.reason}",
                         reason="updateConflict")
     return (Direction.TO_CRM, Direction.FROM_CRM)

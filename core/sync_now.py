@@ -83,6 +83,7 @@ def run_passes(deps: Deps, mapping: Mapping, coupling: Coupling, directions: tup
 
     With `dry_run` (X5) each pass is planned, not applied: the outcome says what would happen."""
     passes = []
+    partial: Outcome | None = None  # F9 merge: one-sided fields written, a field changed on both sides left
     for direction in directions:
         side = Side.ERP if direction is Direction.TO_CRM else Side.CRM
         source_id = coupling.erp_id if side is Side.ERP else coupling.crm_id
@@ -92,9 +93,15 @@ def run_passes(deps: Deps, mapping: Mapping, coupling: Coupling, directions: tup
                            field="erpIds" if side is Side.ERP else "crmIds")
         result = sync_page(deps, mapping, direction, [source], job_id=job_id, force=force, dry_run=dry_run)
         outcome = result.outcomes[0]
-        _raise_for(outcome, mapping)
+        if outcome.action.conflicts and outcome.action.kind is ActionKind.MODIFY:
+            partial = partial or outcome  # the reverse pass still carries its own one-sided fields
+        else:
+            _raise_for(outcome, mapping)
         passes.append(PassOutcome(direction, outcome.action.kind, tuple(outcome.action.changes),
                                   outcome.action.reason))
+    if partial is not None and not dry_run:
+        raise Conflict(f"Both sides changed the same field; it was not written (the other changes were synchronized). "
+                       f"{partial.action.reason}.", reason="updateConflict")
     return SyncOutcome(mapping.name, coupling.erp_id, coupling.crm_id, tuple(passes))
 
 

@@ -1,0 +1,52 @@
+"""F9 merge (the default update-conflict policy): fields changed on one side flow; only a field changed on both
+sides to different values is a conflict — it is reported and left alone, and it does not hold the others back."""
+from __future__ import annotations
+
+import pytest
+
+from core.queue import in_process_queue
+from tests.e2e.conftest import App
+
+pytestmark = pytest.mark.e2e
+
+
+def _pair_with_edits_on_both_sides(app: App) -> tuple[str, str]:
+    [erp_id] = app.seed("erp", "customers", 1)
+    app.edit("erp", "customers", erp_id, {"country": "NL"})
+    resp = app.call("POST", "/couplings", json={"mapping": "CUSTOMER", "erpId": erp_id, "createNew": True})
+    assert resp.status_code == 201, resp.text
+    crm_id = resp.json()["crmId"]
+    app.edit("erp", "customers", erp_id, {"phoneNumber": "+31 20 555 0101", "displayName": "Named in BC"})
+    app.edit("crm", "accounts", crm_id, {"websiteurl": "https://crm.example.com", "name": "Named in CRM"})
+    return erp_id, crm_id
+
+
+def _assert_merged(app: App, erp_id: str, crm_id: str) -> None:
+    erp, crm = app.bc_records("customers")[erp_id], app.crm_records("accounts", "accountid")[crm_id]
+    assert crm["telephone1"] == "+31 20 555 0101"  # changed in BC only: flowed to CRM
+    assert erp["website"] == "https://crm.example.com"  # changed in CRM only: flowed to BC
+    assert (erp["displayName"], crm["name"]) == ("Named in BC", "Named in CRM")  # the conflict: both kept
+    errors = app.call("GET", "/errors", params={"mapping": "CUSTOMER"}).json()["value"]
+    mine = [e for e in errors if e.get("erpId") == erp_id]
+    assert mine and all("displayName|name" in e["message"] for e in mine), mine
+    assert all("phoneNumber" not in e["message"] and "website" not in e["message"] for e in mine)
+
+
+def test_a_scheduled_run_merges_one_sided_fields_and_reports_only_the_contested_one(app: App) -> None:
+    erp_id, crm_id = _pair_with_edits_on_both_sides(app)
+
+    resp = app.call("POST", "/mappings/CUSTOMER/sync", json={})
+    assert resp.status_code == 202, resp.text
+    assert in_process_queue("koppel-jobs").drain(120)
+
+    _assert_merged(app, erp_id, crm_id)
+
+
+def test_sync_now_auto_merges_one_sided_fields_and_answers_the_conflict(app: App) -> None:
+    erp_id, crm_id = _pair_with_edits_on_both_sides(app)
+
+    resp = app.call("POST", "/sync", json={"mapping": "CUSTOMER", "erpIds": [erp_id], "direction": "auto"})
+
+    assert resp.status_code == 409 and resp.json()["reason"] == "updateConflict", resp.text
+    assert "displayName|name" in resp.json()["detail"]
+    _assert_merged(app, erp_id, crm_id)
