@@ -164,22 +164,32 @@ def sync_records(cmd: SyncCommand, deps: Deps) -> SyncOutcome | Job:
 def _sync_one(deps: Deps, mapping: Mapping, coupling: Coupling, direction: SyncDirection, *,
               dry_run: bool) -> SyncOutcome:
     if direction is SyncDirection.AUTO:
-        directions = _auto(deps, mapping, coupling, dry_run)
-        return run_passes(deps, mapping, coupling, directions, force=False, dry_run=dry_run)
+        directions, deleted = _auto(deps, mapping, coupling, dry_run)
+        # A deleted counterpart: the survivor's pass must plan (not skip as unchanged) to apply the policy.
+        return run_passes(deps, mapping, coupling, directions, force=deleted, dry_run=dry_run)
     # A direction a person chose explicitly may overwrite destination changes (SPEC §5.4).
     return run_passes(deps, mapping, coupling, (Direction(direction.value),), force=True, dry_run=dry_run)
 
 
-def _auto(deps: Deps, mapping: Mapping, coupling: Coupling, dry_run: bool) -> tuple[Direction, ...]:
+def _auto(deps: Deps, mapping: Mapping, coupling: Coupling, dry_run: bool) -> tuple[tuple[Direction, ...], bool]:
+    """The passes `direction: auto` runs, and whether they meet a deleted counterpart."""
     erp = read_one(deps, mapping, Side.ERP, coupling.erp_id)
     crm = read_one(deps, mapping, Side.CRM, coupling.crm_id)
+    if erp is None and crm is None:
+        raise Conflict("Both coupled records were deleted; delete the coupling.", reason="deletedCounterpart")
     if erp is None or crm is None:
-        gone = "ERP record" if erp is None else "CRM row"
-        raise Conflict(f"The coupled {gone} was deleted; restore it or delete the coupling.", reason="deletedCounterpart")
+        # F9 deletion conflict: the surviving side's pass applies the mapping's policy (restore, uncouple or
+        # fail), exactly as a scheduled run would.
+        survivor = Direction.FROM_CRM if erp is None else Direction.TO_CRM
+        if not mapping.direction.allows(survivor):
+            gone = "ERP record" if erp is None else "CRM row"
+            raise Conflict(f"The coupled {gone} was deleted; restore it or delete the coupling.",
+                           reason="deletedCounterpart")
+        return (survivor,), True
     answer = auto_direction(mapping, erp, crm, coupling)
     if isinstance(answer, KoppelError):
         # Record the conflict as a person would find it in the errors view, then refuse (F9 policy fail).
         if not dry_run:
             sync_page(deps, mapping, Direction.TO_CRM, [erp])
         raise answer
-    return answer or (Direction.TO_CRM if mapping.direction.allows(Direction.TO_CRM) else Direction.FROM_CRM,)
+    return answer or (Direction.TO_CRM if mapping.direction.allows(Direction.TO_CRM) else Direction.FROM_CRM,), False

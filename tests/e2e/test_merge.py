@@ -2,6 +2,8 @@
 sides to different values is a conflict — it is reported and left alone, and it does not hold the others back."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from core.queue import in_process_queue
@@ -50,3 +52,34 @@ def test_sync_now_auto_merges_one_sided_fields_and_answers_the_conflict(app: App
     assert resp.status_code == 409 and resp.json()["reason"] == "updateConflict", resp.text
     assert "displayName|name" in resp.json()["detail"]
     _assert_merged(app, erp_id, crm_id)
+
+
+@pytest.fixture(name="deletion_conflict")
+def _deletion_conflict(app: App, request: pytest.FixtureRequest) -> Iterator[str]:
+    """CUSTOMER with the deletion-conflict policy of the test's parameter, restored afterwards."""
+    before = app.call("GET", "/mappings/CUSTOMER").json()["deletionConflict"]
+    resp = app.call("PATCH", "/mappings/CUSTOMER", json={"deletionConflict": request.param},
+                    headers={"Content-Type": "application/merge-patch+json"})
+    assert resp.status_code == 200, resp.text
+    yield request.param
+    app.call("PATCH", "/mappings/CUSTOMER", json={"deletionConflict": before},
+             headers={"Content-Type": "application/merge-patch+json"})
+
+
+@pytest.mark.parametrize("deletion_conflict", ["restore", "uncouple"], indirect=True)
+def test_sync_now_auto_applies_the_deletion_conflict_policy_as_a_run_does(app: App, deletion_conflict: str) -> None:
+    [erp_id] = app.seed("erp", "customers", 1)
+    app.edit("erp", "customers", erp_id, {"country": "NL"})
+    resp = app.call("POST", "/couplings", json={"mapping": "CUSTOMER", "erpId": erp_id, "createNew": True})
+    assert resp.status_code == 201, resp.text
+    app.delete("crm", "accounts", resp.json()["crmId"])
+
+    resp = app.call("POST", "/sync", json={"mapping": "CUSTOMER", "erpIds": [erp_id], "direction": "auto"})
+
+    assert resp.status_code == 200, resp.text
+    coupling = app.call("GET", "/couplings/CUSTOMER", params={"erpId": erp_id})
+    if deletion_conflict == "restore":
+        assert coupling.status_code == 200
+        assert coupling.json()["crmId"] in app.crm_records("accounts", "accountid")
+    else:
+        assert coupling.status_code == 404
