@@ -5,12 +5,13 @@ Pure functions returning a new `Coupling`; the store writes it back with its ETa
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from core.fields import side_of
 from core.model import TRANSIENT_CATEGORIES, Coupling, ErrorCategory, Side
 from core.plan import RESULT_FAILURE, RESULT_SUCCESS, Action, ActionKind
 
-__all__ = ["next_error_state", "applied_state", "SKIP_AFTER"]
+__all__ = ["next_error_state", "applied_state", "error_key", "SKIP_AFTER"]
 
 SKIP_AFTER = 2  # bc-behaviour §2.5: the same failure twice in a row marks the coupling skipped
 
@@ -22,8 +23,20 @@ def _later(old: dt.datetime | None, new: dt.datetime | None) -> dt.datetime | No
     return max(old, new)
 
 
+# What differs between two reports of one error: ids, correlation ids, times and numbers in the text.
+_VOLATILE = re.compile(r"CorrelationId:?\s*\S+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+                       r"|\d{4}-\d\d-\d\dT[\d:.]+Z?|\d+")
+
+
+def error_key(category: ErrorCategory, message: str, code: str | None = None) -> str:
+    """F10/X11: two errors are the same when their category, the service's error code and the message's stable
+    part (field names, the rule broken) agree — not their text, which carries a fresh CorrelationId each time."""
+    stable = " ".join(_VOLATILE.sub("#", message).split())
+    return f"{category.value}|{code or ''}|{stable}"[:400]
+
+
 def next_error_state(coupling: Coupling, category: ErrorCategory, message: str, *, destination: Side,
-                     job_id: str | None = None) -> Coupling:
+                     job_id: str | None = None, code: str | None = None) -> Coupling:
     """The coupling after a failed write to `destination`.
 
     The same non-transient error (category and message) twice in a row marks the coupling skipped (F10);
@@ -39,7 +52,8 @@ def next_error_state(coupling: Coupling, category: ErrorCategory, message: str, 
     Returns:
         The new coupling: result failure on that side, the error and its repeat count, maybe skipped.
     """
-    same = coupling.error_count > 0 and coupling.last_error == message and coupling.last_error_category == category
+    key = error_key(category, message, code)
+    same = coupling.error_count > 0 and coupling.last_error_key == key
     count = coupling.error_count + 1 if same else 1
     # X11: a concurrency error (someone wrote the record or its coupling at the same moment) is transient too.
     transient = category in TRANSIENT_CATEGORIES or category is ErrorCategory.CONCURRENCY
@@ -47,7 +61,7 @@ def next_error_state(coupling: Coupling, category: ErrorCategory, message: str, 
     result = {"erp_result": RESULT_FAILURE, "erp_job_id": job_id} if destination is Side.ERP \
         else {"crm_result": RESULT_FAILURE, "crm_job_id": job_id}
     return coupling.with_changes(skipped=skipped, last_error=message, last_error_category=category,
-                                 error_count=count, **result)
+                                 last_error_key=key, error_count=count, **result)
 
 
 def applied_state(coupling: Coupling, action: Action, *, destination_modified_on: dt.datetime | None = None,
@@ -83,7 +97,8 @@ def applied_state(coupling: Coupling, action: Action, *, destination_modified_on
     other_failed = (coupling.crm_result if dst is Side.ERP else coupling.erp_result) == RESULT_FAILURE
     result = {"erp_result": RESULT_SUCCESS, "erp_job_id": job_id} if dst is Side.ERP \
         else {"crm_result": RESULT_SUCCESS, "crm_job_id": job_id}
-    errors = {} if other_failed else {"last_error": None, "last_error_category": None, "error_count": 0}
+    errors = {} if other_failed else {"last_error": None, "last_error_category": None, "last_error_key": None,
+                                         "error_count": 0}
     return coupling.with_changes(
         erp_modified_on=stored[Side.ERP], crm_modified_on=stored[Side.CRM],
         field_hashes=dict(field_hashes if field_hashes is not None else action.field_hashes),

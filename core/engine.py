@@ -240,7 +240,7 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
                        if _source_id(a, src) in standing}
     ops = _write_ops(mapping, writing, dst, planned)
     client: Any = deps.crm() if dst is Side.CRM else deps.erp()
-    results: dict[int, WriteResult] = {int(r.op.ref): r for r in client.apply_batch(ops)} if ops else {}
+    results: dict[int, WriteResult] = {int(r.op.ref): r for r in _send(client, ops)} if ops else {}
     written = {id(a): results[i] for i, a in enumerate(writing)}
     _forget_refused_creates(deps, mapping, src, [(a, written[id(a)]) for a in writing if _source_id(a, src) in creates])
 
@@ -260,7 +260,7 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
             err = result.error
             cat = category_of(err)
             if coupling is not None:
-                updates.append((len(outcomes), next_error_state(coupling, cat, err.message, destination=dst,
+                updates.append((len(outcomes), next_error_state(coupling, cat, err.message, destination=dst, code=_err_code(err),
                                                                 job_id=job_id)))
             outcomes.append(Outcome(a, err.message, cat, coupling))
             continue
@@ -325,6 +325,22 @@ def _forget_refused_creates(deps: Deps, mapping: Mapping, src: Side, sent: Seque
         deps.storage().intents.clear_many(mapping.name, src, refused)
     if len(refused) < len(failed):
         deps.storage().intents.settle_many(mapping.name, src, [sid for sid, err in failed if not _definite(err)])
+
+
+def _send(client: Any, ops: Sequence[WriteOp]) -> list[WriteResult]:
+    """The batch's per-op results; a batch still refused after the client's own retries (503s, throttling, a lost
+    answer) fails each of its records, so each gets its error row and its coupling's lastError (F10), not just
+    the pass or the caller."""
+    try:
+        results: list[WriteResult] = client.apply_batch(ops)
+    except Retriable as err:
+        return [WriteResult(op, error=err) for op in ops]
+    return results
+
+
+def _err_code(err: KoppelError) -> str | None:
+    code = getattr(err, "code", None)
+    return str(code) if code else None
 
 
 def _definite(err: KoppelError) -> bool:

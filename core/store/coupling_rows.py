@@ -44,6 +44,7 @@ def to_entity(c: Coupling) -> dict[str, Any]:
         "Skipped": c.skipped,
         "LastError": c.last_error[:_LAST_ERROR_MAX] if c.last_error else c.last_error,
         "LastErrorCategory": c.last_error_category.value if c.last_error_category else None,
+        "LastErrorKey": c.last_error_key,
         "ErrorCount": c.error_count, "CoupledOn": _dt(c.coupled_on),
     }
 
@@ -61,7 +62,7 @@ def from_entity(e: Any) -> Coupling:
         erp_result=e.get("ErpResult"), crm_result=e.get("CrmResult"),
         erp_job_id=e.get("ErpJobId"), crm_job_id=e.get("CrmJobId"),
         skipped=bool(e.get("Skipped", False)), last_error=e.get("LastError"),
-        last_error_category=ErrorCategory(category) if category else None,
+        last_error_category=ErrorCategory(category) if category else None, last_error_key=e.get("LastErrorKey"),
         error_count=int(e.get("ErrorCount", 0)), coupled_on=from_utc(e.get("CoupledOn")),
         etag=e.metadata["etag"],
     )
