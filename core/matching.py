@@ -69,11 +69,12 @@ def _key(fields: MappingABC[str, object], level: Sequence[MatchField], side: Sid
 
 
 def pick_matches(sources: Sequence[Record], candidates: Iterable[Record], level: Sequence[MatchField],
-                 taken: set[str]) -> dict[str, str]:
+                 taken: set[str], ambiguous: dict[str, list[str]] | None = None) -> dict[str, str]:
     """ERP id → CRM id for every source with exactly one uncoupled candidate matching all its non-empty criteria.
 
     `taken` holds CRM ids already coupled (or picked earlier in this run); picks are added to it, so no CRM row
-    is picked twice even when two sources match it (the second one goes on to the next level)."""
+    is picked twice even when two sources match it (the second one goes on to the next level). Sources with more
+    than one candidate are noted in `ambiguous` (ERP id → the CRM ids), so the failure can name them."""
     pool = [c for c in candidates if c.id not in taken]
     picks: dict[str, str] = {}
     for src in sources:
@@ -85,7 +86,18 @@ def pick_matches(sources: Sequence[Record], candidates: Iterable[Record], level:
         if len(hits) == 1:
             picks[src.id] = hits[0].id
             taken.add(hits[0].id)
+        elif hits and ambiguous is not None:
+            ambiguous[src.id] = [c.id for c in hits]
     return picks
+
+
+def _no_match_reason(candidates: Sequence[str] | None, fields: str) -> str:
+    """Which of the two failures it was: several candidates (named, so a person can pick one) or none at all."""
+    if candidates:
+        shown = ", ".join(candidates[:10]) + (f" and {len(candidates) - 10} more" if len(candidates) > 10 else "")
+        return (f"Failed to couple: {len(candidates)} uncoupled CRM rows match equally ({shown}); couple the right "
+                "one by hand.")
+    return f"Failed to couple: no uncoupled CRM row matches on {fields}."
 
 
 def _sensitive(level: Sequence[MatchField], crm_field: str) -> bool:
@@ -153,7 +165,8 @@ def run_match_coupling(deps: Deps, job_id: str, mapping_name: str, create_new: b
                 counters += step.run(page[start:start + PAGE], create, sync_after)
                 job = jobs.update(dataclasses.replace(job, counters=counters))
         status = JobStatus.PARTIAL if counters.failed else JobStatus.SUCCEEDED
-        message = f"{counters.failed} record(s) not coupled: {NO_MATCH} was found." if counters.failed else None
+        message = (f"{counters.failed} record(s) not coupled: {NO_MATCH} was found; each error row says whether "
+                   "several rows matched (and which) or none.") if counters.failed else None
     except KoppelError as err:
         status, message = JobStatus.FAILED, err.message
     return jobs.update(dataclasses.replace(job, status=status, finished_on=deps.clock(), counters=counters,
@@ -176,10 +189,11 @@ class _Step:
         remaining = [r for r in records if r.id not in coupled]
         counters, new = Counters(), []
         taken: set[str] = set()
+        ambiguous: dict[str, list[str]] = {}
         for level in match_levels(self.mapping):
             if not remaining:
                 break
-            picks = pick_matches(remaining, self._candidates(remaining, level, taken), level, taken)
+            picks = pick_matches(remaining, self._candidates(remaining, level, taken), level, taken, ambiguous)
             done, elsewhere = self._couple(picks)
             new += done
             counters = counters.bump("coupled", len(done))
@@ -191,7 +205,7 @@ class _Step:
             counters += result.counters
         elif remaining:
             counters = counters.bump("failed", len(remaining))
-            self._no_match_rows(remaining)
+            self._no_match_rows(remaining, ambiguous)
         if sync_after and new and not self.dry_run:
             counters += self._sync(new, {r.id: r for r in records})
         return counters
@@ -227,14 +241,15 @@ class _Step:
         elsewhere = {c.erp_id for c, res in zip(wanted, results) if isinstance(res, AlreadyCoupled) and res.side == "erp"}
         return done, elsewhere
 
-    def _no_match_rows(self, records: Sequence[Record]) -> None:
+    def _no_match_rows(self, records: Sequence[Record], ambiguous: MappingABC[str, list[str]]) -> None:
         if self.dry_run:
             return
         now = self.deps.clock()
+        fields = ", ".join(f"{f.erp_field}/{f.crm_field}" for level in match_levels(self.mapping) for f in level)
         self.deps.storage().errors.add_many([
             SyncError(id=self.deps.new_id(), job_id=self.job_id, mapping=self.mapping.name, erp_id=r.id, crm_id=None,
-                      direction=None, category=ErrorCategory.CONFLICT,
-                      message=f"Failed to couple: {NO_MATCH} was found.", detail=None, occurred_on=now)
+                      direction=None, category=ErrorCategory.CONFLICT, message=_no_match_reason(ambiguous.get(r.id), fields),
+                      detail=None, occurred_on=now)
             for r in records])
 
     def _sync(self, new: Sequence[Coupling], erp_records: MappingABC[str, Record]) -> Counters:

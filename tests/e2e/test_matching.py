@@ -64,7 +64,11 @@ def test_match_by_priority_case_insensitive_skipping_ambiguous_and_coupled_rows(
     assert coupled_crm(app, name, c) is None and coupled_crm(app, name, d) is None
     assert app.call("GET", f"/couplings/{name}", params={"crmId": n5}).json()["erpId"] == e  # never coupled twice
     failed = {row["erpId"] for row in job["errors"]}
-    assert failed == {c, d} and all("no unique uncoupled match" in row["message"] for row in job["errors"])
+    reasons = {row["erpId"]: row["message"] for row in job["errors"]}
+    assert failed == {c, d}
+    # Which failure each was: c has two candidates (named), d none left uncoupled.
+    assert "2 uncoupled CRM rows match equally" in reasons[c] and g1 in reasons[c] and g2 in reasons[c], reasons[c]
+    assert "no uncoupled CRM row matches on number/accountnumber" in reasons[d], reasons[d]
     assert len(app.crm_records("accounts", "accountid")) == 5  # nothing created without createNew
 
 
