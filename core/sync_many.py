@@ -7,6 +7,7 @@ written with the chosen direction through the page engine, in pages, so the cost
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Sequence
 
 from core.commands import SyncCommand
@@ -15,7 +16,7 @@ from core.engine import read_records, sync_page
 from core.errors import Conflict, InvalidInput, KoppelError
 from core.fields import side_of
 from core.model import Counters, Coupling, Direction, Job, JobStatus, JobType, Mapping, Record, Side, SyncDirection
-from core.plan import DESTINATION_CHANGED, ActionKind
+from core.plan import DESTINATION_CHANGED, ActionKind, auto_direction
 
 __all__ = ["MAX_IDS", "PAGE", "queue_sync_many", "run_sync_many"]
 
@@ -28,7 +29,7 @@ def queue_sync_many(cmd: SyncCommand, deps: Deps) -> Job:
     """Create a QUEUED job for `cmd` and send it to the worker; answered at once (202).
 
     Raises:
-        InvalidInput: `direction` is `auto` (many records need one direction) or too many ids.
+        InvalidInput: too many ids.
         Conflict: the mapping does not allow the direction.
     """
     from core.coupling import load_mapping
@@ -36,18 +37,17 @@ def queue_sync_many(cmd: SyncCommand, deps: Deps) -> Job:
     mapping = load_mapping(deps, cmd.mapping)
     field = "erpIds" if cmd.erp_ids else "crmIds"
     ids = cmd.erp_ids or cmd.crm_ids
-    if cmd.direction is SyncDirection.AUTO:
-        raise InvalidInput("direction", "Synchronizing several records needs one direction: toCrm or fromCrm.")
     if len(ids) > MAX_IDS:
         raise InvalidInput(field, f"At most {MAX_IDS} ids per request; split the list.")
-    direction = Direction(cmd.direction.value)
-    if not mapping.direction.allows(direction):
+    # auto (F3's rule, record by record): the job has no one direction.
+    direction = None if cmd.direction is SyncDirection.AUTO else Direction(cmd.direction.value)
+    if direction is not None and not mapping.direction.allows(direction):
         raise Conflict(f"Mapping {mapping.name} synchronizes only {mapping.direction.value}.",
                        reason="directionNotAllowed", field="direction")
     job = deps.storage().jobs.create(Job(deps.new_id(), mapping.name, JobType.SYNC, direction, JobStatus.QUEUED,
                                          deps.clock(), dry_run=cmd.dry_run))
     deps.queue().send({"kind": "sync-ids", "jobId": job.id, "mapping": mapping.name, "side": field[:3],
-                       "ids": list(ids), "direction": direction.value, "dryRun": cmd.dry_run},
+                       "ids": list(ids), "direction": direction.value if direction else "auto", "dryRun": cmd.dry_run},
                       message_id=f"sync-ids-{job.id}")
     return job
 
@@ -64,9 +64,10 @@ def _skip_reason(coupling: Coupling | None, source: Record | None) -> str | None
     return None
 
 
-def run_sync_many(deps: Deps, job_id: str, mapping_name: str, side: Side, ids: Sequence[str], direction: Direction,
-                  *, dry_run: bool = False) -> Job:
-    """Run a queued F5 job; a redelivered message finds the job finished and does nothing again."""
+def run_sync_many(deps: Deps, job_id: str, mapping_name: str, side: Side, ids: Sequence[str],
+                  direction: Direction | None, *, dry_run: bool = False) -> Job:
+    """Run a queued F5 job (`direction` None: auto, per record); a redelivered message finds the job finished and
+    does nothing again."""
     from core.coupling import load_mapping
 
     jobs = deps.storage().jobs
@@ -79,10 +80,13 @@ def run_sync_many(deps: Deps, job_id: str, mapping_name: str, side: Side, ids: S
         mapping = load_mapping(deps, mapping_name)
         if mapping.paused:
             raise Conflict(f"Mapping {mapping.name} is paused; resume it and synchronize again.", reason="paused")
-        src, _ = side_of(direction)
         for start in range(0, len(ids), PAGE):
             chunk = list(ids[start:start + PAGE])
-            counters, lines = _run_page(deps, mapping, side, src, chunk, direction, job_id, dry_run, counters)
+            if direction is None:
+                counters, lines = _run_auto_page(deps, mapping, side, chunk, job_id, dry_run, counters)
+            else:
+                counters, lines = _run_page(deps, mapping, side, side_of(direction)[0], chunk, direction, job_id,
+                                            dry_run, counters)
             skipped_lines += lines
             job = jobs.update(dataclasses.replace(job, counters=counters, progress=min(1.0, (start + PAGE) / len(ids))))
         status = JobStatus.PARTIAL if counters.failed else JobStatus.SUCCEEDED
@@ -119,6 +123,44 @@ def _run_page(deps: Deps, mapping: Mapping, side: Side, src: Side, ids: list[str
             if o.action.kind is ActionKind.SKIP and o.action.reason == DESTINATION_CHANGED:
                 sid = o.action.erp_id if src is Side.ERP else o.action.crm_id
                 lines.append(f"{given_of.get(sid or '', sid)}: {DESTINATION_CHANGED}")
+    return counters, lines
+
+
+def _run_auto_page(deps: Deps, mapping: Mapping, side: Side, ids: list[str], job_id: str, dry_run: bool,
+                   counters: Counters) -> tuple[Counters, list[str]]:
+    """`direction: auto` for many records: each goes the way F3 would send it (only ERP changed → toCrm, only
+    CRM → fromCrm, both → both passes with the conflict rules, a deleted counterpart → the survivor's policy)."""
+    store = deps.storage().couplings
+    by_given = store.find_by_erp(mapping.name, ids) if side is Side.ERP else store.find_by_crm(mapping.name, ids)
+    erp = read_records(deps, mapping, Side.ERP, [c.erp_id for c in by_given.values()])
+    crm = read_records(deps, mapping, Side.CRM, [c.crm_id for c in by_given.values()])
+    groups: dict[tuple[Direction, bool], list[Record]] = defaultdict(list)  # (direction, forced) → sources
+    lines: list[str] = []
+    for given in ids:
+        coupling = by_given.get(given)
+        e, r = (erp.get(coupling.erp_id), crm.get(coupling.crm_id)) if coupling else (None, None)
+        reason = _skip_reason(coupling, e or r) or ("both records were deleted" if e is None and r is None else None)
+        if reason is not None:
+            counters = counters.bump("skipped")
+            lines.append(f"{given}: {reason}")
+            continue
+        assert coupling is not None
+        if e is None or r is None:  # the survivor's pass applies the deletion-conflict policy (forced to plan)
+            survivor = r if e is None else e
+            assert survivor is not None
+            groups[(Direction.FROM_CRM if e is None else Direction.TO_CRM, True)].append(survivor)
+            continue
+        answer = auto_direction(mapping, e, r, coupling)
+        if isinstance(answer, KoppelError):
+            groups[(Direction.TO_CRM, False)].append(e)  # planned again there, it is recorded as the conflict
+            continue
+        if not answer:
+            counters = counters.bump("unchanged")
+        for d in answer:
+            groups[(d, False)].append(e if d is Direction.TO_CRM else r)
+    for (d, forced), sources in sorted(groups.items(), key=lambda kv: (kv[0][0] is Direction.FROM_CRM, kv[0][1])):
+        if mapping.direction.allows(d):
+            counters += sync_page(deps, mapping, d, sources, job_id=job_id, force=forced, dry_run=dry_run).counters
     return counters, lines
 
 

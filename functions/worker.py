@@ -44,7 +44,9 @@ def handle(body: dict[str, Any], message_id: str, delivery_count: int) -> None:
         return
     if kind == "sync-ids":
         job = run_sync_many(deps(), str(body["jobId"]), str(body["mapping"]), Side(body["side"]),
-                            [str(i) for i in body["ids"]], Direction(body["direction"]), dry_run=bool(body.get("dryRun")))
+                            [str(i) for i in body["ids"]],
+                            None if body.get("direction") == "auto" else Direction(body["direction"]),
+                            dry_run=bool(body.get("dryRun")))
         log.info("message %s: job %s %s", message_id, job.id, job.status.value)
         return
     if kind == "deleted":

@@ -39,10 +39,21 @@ def test_many_ids_run_as_a_job_that_skips_what_it_must_and_lists_why(app: App) -
     assert [accounts[x]["address1_city"] for x in (a_crm, b_crm, c_crm)] == ["Leuven", "Leuven", "Aalborg"]
 
 
-def test_many_ids_need_one_direction(app: App) -> None:
-    ids = app.seed("erp", "customers", 2)
-    resp = app.call("POST", "/sync", json={"mapping": "CUSTOMER", "erpIds": ids, "direction": "auto"})
-    assert resp.status_code == 400 and resp.json()["field"] == "direction"
+def test_many_ids_with_direction_auto_go_each_the_way_its_change_points(app: App) -> None:
+    """F5 with auto, as F3 decides for one record: BC changed → toCrm, CRM changed → fromCrm, neither → unchanged."""
+    (e1, c1), (e2, c2), (e3, _) = coupled_pairs(app, 3)
+    app.edit("erp", "customers", e1, {"phoneNumber": "+32 2 555 0101"})
+    app.edit("crm", "accounts", c2, {"websiteurl": "https://crm-side.example.com"})
+
+    resp = app.call("POST", "/sync", json={"mapping": "CUSTOMER", "erpIds": [e1, e2, e3], "direction": "auto"})
+    assert resp.status_code == 202, resp.text
+    assert in_process_queue("koppel-jobs").drain(60)
+    job = app.call("GET", f"/jobs/{resp.json()['id']}").json()
+
+    assert job["status"] == "succeeded", job
+    assert (job["counters"]["modified"], job["counters"]["unchanged"]) == (2, 1), job["counters"]
+    assert app.crm_records("accounts", "accountid")[c1]["telephone1"] == "+32 2 555 0101"
+    assert app.bc_records("customers")[e2]["website"] == "https://crm-side.example.com"
 
 
 def test_a_dry_run_says_what_would_change_and_writes_nothing(app: App) -> None:
