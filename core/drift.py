@@ -106,11 +106,6 @@ def _shows_change(mapping: Mapping, side: Side, current: dt.datetime, stored: dt
     return watermark is None or current >= watermark - TOLERANCE
 
 
-def _behind(current: dt.datetime, stored: dt.datetime | None) -> bool:
-    """Older than the time stored after the last sync: the write Koppel recorded never landed (or was undone)."""
-    return stored is not None and stored - current >= TOLERANCE
-
-
 def check_pair(mapping: Mapping, coupling: Coupling, erp: Record, crm: Record,
                lookups: MappingABC[Direction, LookupTable], *, erp_watermark: dt.datetime | None = None,
                crm_watermark: dt.datetime | None = None) -> PairCheck:
@@ -118,8 +113,8 @@ def check_pair(mapping: Mapping, coupling: Coupling, erp: Record, crm: Record,
 
     Drift: the mapped fields differ across sides, yet neither side shows a change the next incremental pass will
     read. Repair: a side whose values differ from its stored hashes changed unseen, so its direction runs through
-    the normal rules (merge: both); a side older than its stored time lost Koppel's write, so the other side is
-    written again (forced); with both hashes as stored the baseline is wrong: forced in `main_direction`.
+    the normal rules (both changed: both passes, the same field on both sides a conflict); with both hashes as
+    stored the baseline is wrong: forced in `main_direction`.
     """
     if coupling.skipped or RESULT_FAILURE in (coupling.erp_result, coupling.crm_result):
         return PairCheck(False, reason="left to the retries of the incremental passes")
@@ -135,13 +130,8 @@ def check_pair(mapping: Mapping, coupling: Coupling, erp: Record, crm: Record,
     if not differing:
         return PairCheck(False, reason="in sync")
     base = PairCheck(True, differing, bool(erp_keys), bool(crm_keys))
-    for lost, other in ((Side.CRM, Side.ERP), (Side.ERP, Side.CRM)):
-        lost_rec = crm if lost is Side.CRM else erp
-        lost_keys = crm_keys if lost is Side.CRM else erp_keys
-        stored_on = coupling.crm_modified_on if lost is Side.CRM else coupling.erp_modified_on
-        if lost_keys and _behind(lost_rec.modified_on, stored_on) and mapping.direction.allows(_from(other)):
-            return dataclasses.replace(base, directions=(_from(other),), force=True,
-                                       reason=f"the last write to the {lost.value.upper()} never landed")
+    # The side whose values differ from its baseline changed, whatever its modified-on says: an edit can carry an
+    # older time (an import, a restore, a clock), and writing the other side over it would revert a person's edit.
     directions = []
     for side, keys in ((Side.ERP, erp_keys), (Side.CRM, crm_keys)):
         d = _from(side)

@@ -104,3 +104,21 @@ def test_a_coupled_pair_whose_counterpart_was_deleted_is_reported(app: App, deps
 def test_reconcile_refuses_a_bad_body_and_an_unknown_mapping(app: App) -> None:
     assert app.call("POST", "/mappings/CUSTOMER/reconcile", json={"dryRun": "yes"}).status_code == 400
     assert app.call("POST", "/mappings/NOPE/reconcile", json={}).status_code == 404
+
+
+@pytest.mark.parametrize("side", ["erp", "crm"])
+def test_an_edit_carrying_an_older_time_is_carried_over_not_reverted(app: App, deps: Deps, side: str) -> None:
+    """X9: the side whose values differ from the last synced ones changed, whatever its modified time says."""
+    deps.storage().couplings.uncouple_all("CUSTOMER")
+    erp_id, crm_id = coupled_pair(app)
+    run(app, deps)
+    url = app.stack.info.bc_url if side == "erp" else app.stack.info.dataverse_url
+    entity, record, field = ("customers", erp_id, "city") if side == "erp" else ("accounts", crm_id, "address1_city")
+    requests.post(f"{url}/_admin/edit", timeout=10, json={
+        "entity": entity, "id": record, "fields": {field: "Jena"}, "at": "2020-01-01T00:00:00Z"}).raise_for_status()
+
+    job = reconcile(app, deps)
+
+    assert job.status is JobStatus.SUCCEEDED and job.counters.drifted == 1, job
+    assert app.bc_records("customers")[erp_id]["city"] == "Jena"
+    assert crm(app, crm_id)["address1_city"] == "Jena"

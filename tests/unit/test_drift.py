@@ -86,10 +86,11 @@ def test_a_wrong_baseline_is_forced_in_the_mappings_direction() -> None:
                  crm_wins).directions == (FROM,)
 
 
-def test_a_write_that_never_landed_is_written_again() -> None:
-    # Koppel stored "Acme" for the CRM and a later modifiedon, but the row is older and holds the old value.
+def test_an_edit_with_an_older_modified_time_flows_like_any_edit() -> None:
+    # The CRM row is older than the time stored at the last sync yet holds another value: its values, not its
+    # clock, say it changed, so it flows to the ERP (writing the ERP's value over it would revert the edit).
     result = check(erp(), crm(-dt.timedelta(minutes=1), name="Old"))
-    assert result.drifted and result.directions == (TO,) and result.force
+    assert result.drifted and result.directions == (FROM,) and not result.force
 
 
 def test_a_one_way_mapping_repairs_toward_its_destination() -> None:
