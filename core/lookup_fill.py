@@ -7,6 +7,7 @@ Every step is one bulk request per side and target, never one per record.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from core.deps import Deps
@@ -85,14 +86,44 @@ def couple_by_match(deps: Deps, target: Mapping, side: Side, ids: Sequence[str])
 
 
 def _find(deps: Deps, target: Mapping, side: Side, ids: Sequence[str], match: bool) -> dict[str, Coupling]:
-    """Couplings of `target` for these `side` ids; with `match`, the uncoupled ones are coupled by match first."""
+    """Couplings of `target` for these `side` ids; with `match`, the uncoupled ones are coupled by match first,
+    and those still uncoupled are created on the other side when the target mapping may create (X14)."""
     store = deps.storage().couplings
     ids = list(dict.fromkeys(ids))
     found = store.find_by_erp(target.name, ids) if side is Side.ERP else store.find_by_crm(target.name, ids)
     missing = [i for i in ids if i not in found]
     if missing and match:
         found.update(couple_by_match(deps, target, side, missing))
+        missing = [i for i in missing if i not in found]
+        if missing:
+            found.update(_create_dependencies(deps, target, side, missing))
     return found
+
+
+# The target mappings whose records are being created for a lookup right now (a cycle of dependsOn stops here).
+_creating: ContextVar[frozenset[str]] = ContextVar("koppel_creating_dependencies", default=frozenset())
+
+
+def _create_dependencies(deps: Deps, target: Mapping, side: Side, ids: Sequence[str]) -> dict[str, Coupling]:
+    """X14, dependencies first: a referenced record with no counterpart is created through the target mapping's
+    own rules (its page engine, with intents and adoption) when that mapping creates records in this direction
+    (create-new on no match, or syncOnlyCoupled off). Answers source id → the new coupling."""
+    from core.engine import read_records, sync_page  # the engine fills lookups through this module
+
+    direction = Direction.TO_CRM if side is Side.ERP else Direction.FROM_CRM
+    creates = target.create_new_on_no_match or not target.sync_only_coupled
+    if not creates or target.paused or not target.direction.allows(direction) or target.name in _creating.get():
+        return {}
+    token = _creating.set(_creating.get() | {target.name})
+    try:
+        records = list(read_records(deps, target, side, list(ids)).values())
+        result = sync_page(deps, target, direction, records, force=True) if records else None
+    finally:
+        _creating.reset(token)
+    if result is None:
+        return {}
+    return {(o.coupling.erp_id if side is Side.ERP else o.coupling.crm_id): o.coupling
+            for o in result.outcomes if o.coupling is not None and o.error is None}
 
 
 def _by_id(deps: Deps, target: Mapping, side: Side, values: set[str], match: bool) -> dict[str, str]:
