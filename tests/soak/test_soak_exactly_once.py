@@ -23,7 +23,8 @@ def test_soak(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     total = Counts()
     base = int(os.environ.get("KOPPEL_SOAK_SEED", random.randrange(10**6)))
     for seed in range(base, base + RUNS):
-        counts = run_model(app, Crash(monkeypatch), seed, steps=int(os.environ.get("KOPPEL_SOAK_STEPS", "30")))
+        counts = run_model(app, Crash(monkeypatch), seed, steps=int(os.environ.get("KOPPEL_SOAK_STEPS", "30")),
+                           check_jobs=os.environ.get("KOPPEL_SOAK_CHECK_JOBS", "1") == "1")
         print(f"seed {seed}: {counts.steps} steps, {counts.kills} kills, {counts.violations} violations")
         for failure in counts.failures[:5]:
             print(f"    {failure}")
