@@ -19,6 +19,7 @@ RUNS = int(os.environ.get("KOPPEL_SOAK_RUNS", "0"))
 
 
 @pytest.mark.skipif(RUNS <= 0, reason="set KOPPEL_SOAK_RUNS to run the soak")
+@pytest.mark.timeout(0)  # minutes by design; pytest-timeout's per-test limit is for the suite
 def test_soak(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     total = Counts()
     base = int(os.environ.get("KOPPEL_SOAK_SEED", random.randrange(10**6)))
