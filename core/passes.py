@@ -133,6 +133,9 @@ def run_mapping(deps: Deps, mapping_name: str, *, owner: str, dry_run: bool = Fa
     try:
         for i, direction in enumerate(directions_of(mapping)):
             job = queued[i] if i < len(queued) else None
+            if job is not None and job.status in _FINISHED:  # a redelivery: this pass already ran to its end
+                run.jobs.append(job)
+                continue
             run.failure, run.unreachable = None, False
             run.jobs.append(_run_pass(run, direction, job))
             if not dry_run and _trip_breaker(run):
@@ -192,7 +195,9 @@ def _finish(deps: Deps, job: Job, status: JobStatus, message: str | None = None)
 def _start_job(run: _Run, direction: Direction, queued: Job | None) -> Job:
     jobs = run.deps.storage().jobs
     if queued is not None:
-        return jobs.update(replace(queued, status=JobStatus.RUNNING, direction=direction))
+        # F11: a pass starts when it starts, not when its run was queued (the second pass starts after the first).
+        return jobs.update(replace(queued, status=JobStatus.RUNNING, direction=direction,
+                                   started_on=run.deps.clock()))
     job = Job(run.deps.new_id(), run.mapping.name, JobType.SYNC, direction, JobStatus.RUNNING, run.deps.clock(),
               dry_run=run.dry_run)
     try:

@@ -294,3 +294,14 @@ def test_a_pass_over_many_records_reads_the_couplings_partition_once(
     assert scans.count("find_by_erp") == 0 and 1 <= scans.count("CUSTOMER") <= 2  # at most one per pass
     assert all(crm(app, c.crm_id)["telephone1"] == "+49 30 777"
                for c in deps.storage().couplings.find_by_erp("CUSTOMER", erp_ids[-(SCAN_ABOVE + 10):]).values())
+
+
+def test_each_pass_of_a_run_reports_its_own_start(app: App, deps: Deps) -> None:
+    """F11: the fromCrm pass starts after the toCrm pass finished, and its job says so (not the queue time)."""
+    coupled_pair(app)
+    resp = app.call("POST", "/mappings/CUSTOMER/sync", json={})
+    assert resp.status_code == 202, resp.text
+    assert in_process_queue("koppel-jobs").drain(120)
+    to_crm, from_crm = (deps.storage().jobs.get(i) for i in resp.json()["jobIds"])
+
+    assert to_crm.finished_on is not None and from_crm.started_on >= to_crm.finished_on
