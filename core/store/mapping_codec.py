@@ -10,9 +10,11 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
-from core.fields import validate_lookup
-from core.transforms import validate_transform
 from core.errors import InvalidInput
+from core.fields import validate_lookup
+from core.filter_check import filter_problem
+from core.schema import DATAVERSE_COLUMNS, BC_FIELDS, crm_filter_columns
+from core.transforms import validate_transform
 from core.model import (
     DeletePolicy,
     DeletionConflictPolicy,
@@ -141,6 +143,15 @@ def _field_mapping(data: Any, path: str, mapping: str, direction: Direction) -> 
     )
     if erp_field is None and crm_field is None:
         raise InvalidInput(r.at("erpField"), "A field mapping needs erpField, crmField or both.")
+    if constant is None and (erp_field is None or crm_field is None):
+        # Without a constant a field is read on one side and written on the other: both must be named.
+        missing = "erpField" if erp_field is None else "crmField"
+        raise InvalidInput(r.at(missing), f"{missing} is required: a field without a constant copies one side's "
+                                          "value to the other.")
+    if constant is not None and not any(f.flows(d) for d in _directions(direction)):
+        side = "erpField" if erp_field is not None else "crmField"
+        raise InvalidInput(r.at(side), f"The constant is written to {side}, which this field's direction never "
+                                       "writes.")
     if constant is not None and erp_field is not None and crm_field is not None:
         raise InvalidInput(r.at("constant"), "A constant is written to one side: give only erpField or crmField.")
     if f.clear_on_failure and f.not_null:
@@ -157,6 +168,10 @@ def _field_mapping(data: Any, path: str, mapping: str, direction: Direction) -> 
     if f.match_priority is not None and (erp_field is None or crm_field is None):
         raise InvalidInput(r.at("matchPriority"), "A match field compares erpField with crmField: give both.")
     return f
+
+
+def _directions(direction: Direction) -> list[Direction]:
+    return [Direction.TO_CRM, Direction.FROM_CRM] if direction is Direction.BIDIRECTIONAL else [direction]
 
 
 def _each(items: list[Any], path: str, read: Callable[[Any, str], Any]) -> list[Any]:
@@ -190,7 +205,31 @@ def mapping_from_json(data: Any) -> Mapping:
         depends_on=tuple(depends_on), paused=r.flag("paused", False), version=r.integer("version", 1, 1) or 1,
     )
     _check_targets(mapping)
+    _check_schema(mapping)
     return mapping
+
+
+def _check_schema(m: Mapping) -> None:
+    """Entities, field names and filters against what each side has, so nothing fails only at run time."""
+    erp_fields, crm_columns = BC_FIELDS.get(m.erp_entity), DATAVERSE_COLUMNS.get(m.crm_entity)
+    if erp_fields is None:
+        raise InvalidInput("erpEntity", f"{m.erp_entity} is not a Business Central entity Koppel knows; use one "
+                                        f"of: {', '.join(BC_FIELDS)}.")
+    if crm_columns is None:
+        raise InvalidInput("crmEntity", f"{m.crm_entity} is not a Dataverse entity set Koppel knows; use one of: "
+                                        f"{', '.join(DATAVERSE_COLUMNS)}.")
+    if m.crm_id_field not in crm_columns:
+        raise InvalidInput("crmIdField", f"{m.crm_entity} has no column {m.crm_id_field}.")
+    for n, f in enumerate(m.field_mappings):
+        if f.erp_field is not None and f.erp_field not in erp_fields:
+            raise InvalidInput(f"fieldMappings[{n}].erpField", f"{m.erp_entity} has no field {f.erp_field}.")
+        if f.crm_field is not None and f.crm_field not in crm_columns:
+            raise InvalidInput(f"fieldMappings[{n}].crmField", f"{m.crm_entity} has no column {f.crm_field}.")
+    for key, text, fields, crm in (("erpFilter", m.erp_filter, erp_fields, False),
+                                   ("crmFilter", m.crm_filter, crm_filter_columns(m.crm_entity), True)):
+        problem = filter_problem(text, fields, crm=crm) if text is not None else None
+        if problem:
+            raise InvalidInput(key, f"{key} is not a valid OData filter: {problem}.")
 
 
 def _name(value: Any, path: str, own: str) -> str:
@@ -203,7 +242,7 @@ def _name(value: Any, path: str, own: str) -> str:
 
 def _check_targets(m: Mapping) -> None:
     """At least one enabled field flows in the mapping's direction, and no two write the same destination field."""
-    directions = [Direction.TO_CRM, Direction.FROM_CRM] if m.direction is Direction.BIDIRECTIONAL else [m.direction]
+    directions = _directions(m.direction)
     if not any(f.flows(d) for f in m.field_mappings for d in directions):
         raise InvalidInput("fieldMappings", f"At least one enabled field must run {m.direction.value}.")
     for d in directions:

@@ -67,7 +67,7 @@ class TestRoundTrip:
 
     def test_optional_keys_take_the_model_defaults(self) -> None:
         body = {"name": "X", "erpEntity": "items", "crmEntity": "products", "crmTable": "product",
-                "crmIdField": "productid", "direction": "toCrm", "fieldMappings": [{"erpField": "a", "crmField": "b"}]}
+                "crmIdField": "productid", "direction": "toCrm", "fieldMappings": [{"erpField": "number", "crmField": "productnumber"}]}
         m = mapping_from_json(body)
         assert (m.sync_only_coupled, m.update_conflict, m.schedule, m.version) == (
             True, UpdateConflictPolicy.MERGE, Schedule(), 1)
@@ -119,14 +119,42 @@ REFUSALS = [
     ("lookup-to-itself", _with_field(3, lookup="CUSTOMER"), "fieldMappings[3].lookup"),
     ("match-without-both-fields", _with_field(2, matchPriority=2), "fieldMappings[2].matchPriority"),
     ("field-direction-against-mapping", _body(direction="toCrm"), "fieldMappings[4].direction"),
-    ("no-enabled-field", _body(fieldMappings=[{"erpField": "a", "crmField": "b", "enabled": False}]),
+    ("no-enabled-field", _body(fieldMappings=[{"erpField": "city", "crmField": "name", "enabled": False}]),
      "fieldMappings"),
     ("no-field-in-mapping-direction",
-     _body(direction="fromCrm", fieldMappings=[{"erpField": None, "crmField": "b", "constant": 1}]),
-     "fieldMappings"),
+     _body(direction="fromCrm", fieldMappings=[{"erpField": None, "crmField": "name", "constant": 1}]),
+     "fieldMappings[0].crmField"),
+    ("unknown-erp-entity", _body(erpEntity="salesOrders"), "erpEntity"),
+    ("unknown-crm-entity", _body(crmEntity="leads"), "crmEntity"),
+    ("unknown-crm-id-field", _body(crmIdField="contactid"), "crmIdField"),
+    ("unknown-erp-field", _with_field(3, erpField="colour"), "fieldMappings[3].erpField"),
+    ("unknown-crm-field", _with_field(0, crmField="colour"), "fieldMappings[0].crmField"),
+    ("copy-without-crm-field", _with_field(0, crmField=None, matchPriority=None), "fieldMappings[0].crmField"),
+    ("copy-without-erp-field", _with_field(1, erpField=None), "fieldMappings[1].erpField"),
+    ("constant-on-a-side-never-written", _with_field(2, direction="fromCrm"), "fieldMappings[2].crmField"),
+    ("erp-filter-unclosed-string", _body(erpFilter="(blocked eq ' ') or (number ne '"), "erpFilter"),
+    ("erp-filter-sql", _body(erpFilter="DROP TABLE customers; --"), "erpFilter"),
+    ("erp-filter-unknown-field", _body(erpFilter="colour eq 'red'"), "erpFilter"),
+    ("erp-filter-not-a-condition", _body(erpFilter="5"), "erpFilter"),
+    ("crm-filter-dangling-and", _body(crmFilter="statecode eq 0 and"), "crmFilter"),
+    ("crm-filter-unknown-function", _body(crmFilter="drop(name)"), "crmFilter"),
     ("two-fields-write-one-target", _with_field(1, crmField="name"), "fieldMappings[1].crmField"),
     ("missing-field-key-is-fine-but-type-is-not", _with_field(0, transform=7), "fieldMappings[0].transform"),
 ]
+
+
+class TestFilters:
+    @pytest.mark.parametrize("text", [
+        "blocked eq ' '", "number eq 'O''Brien' or number eq 'X'", "not (blocked eq ' ') and creditLimit gt 1.5",
+        "contains(displayName,'a') and lastModifiedDateTime ge 2024-01-01T00:00:00Z", "currencyId eq null"])
+    def test_valid_erp_filters_pass(self, text: str) -> None:
+        assert mapping_from_json(_body(erpFilter=text)).erp_filter == text
+
+    @pytest.mark.parametrize("text", [
+        "statecode eq 0 and _transactioncurrencyid_value ne null",
+        "Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['a','b'])"])
+    def test_valid_crm_filters_pass(self, text: str) -> None:
+        assert mapping_from_json(_body(crmFilter=text)).crm_filter == text
 
 
 class TestValidator:
