@@ -17,7 +17,7 @@ from core.errors import (
     AuthError, ConfigError, Conflict, InvalidInput, KoppelError, NotFound, Rejected, RemoteError, Retriable,
     PreconditionFailed, RecordError, StaleWrite, UnsupportedMediaType,
 )
-from core.i18n import choose_language, text
+from core.i18n import choose_language, detail, text
 
 __all__ = ["json_response", "problem", "read_json", "read_options", "guarded", "empty"]
 
@@ -59,7 +59,7 @@ def problem(exc: KoppelError, accept_language: str | None) -> func.HttpResponse:
         "type": f"https://koppel.dev/problems/{key}",
         "title": text(f"title.{key}", lang),
         "status": status,
-        "detail": exc.message,
+        "detail": detail(exc.message, lang),
     }
     for attr, name in (("field", "field"), ("setting", "setting"), ("reason", "reason")):
         value = getattr(exc, attr, None)

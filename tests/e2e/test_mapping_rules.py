@@ -149,3 +149,30 @@ def test_every_default_mapping_ships_the_spec_inactivity_timeout(app: App, name:
     shipped = app.call("GET", f"/mappings/{name}/versions").json()["value"][0]  # the first version is the default
 
     assert shipped["schedule"] == {"intervalMin": 30, "inactivityTimeoutMin": 720}
+
+
+class TestProblemLanguage:
+    @pytest.mark.parametrize(("lang", "expected"), [
+        ("nl-NL", "Er is geen toewijzing NOPE om van af te hangen."),
+        ("da", "Der er ingen tilknytning ved navn NOPE at afhænge af."),
+        ("fr, en;q=0.5", "There is no mapping named NOPE to depend on."),
+    ])
+    def test_a_validation_detail_speaks_the_callers_language(self, app: App, mapping: str, lang: str,
+                                                            expected: str) -> None:
+        resp = app.call("PATCH", f"/mappings/{mapping}", json={"dependsOn": ["NOPE"]},
+                        headers={"Accept-Language": lang})
+
+        assert resp.status_code == 400 and resp.json()["detail"] == expected
+        assert resp.json()["field"] == "dependsOn[0]"  # the facts stay as they are
+
+    def test_not_found_and_conflict_details_are_translated(self, app: App, mapping: str) -> None:
+        missing = app.call("GET", f"/mappings/{mapping}X", headers={"Accept-Language": "nl"})
+        app.call("PATCH", f"/mappings/{mapping}", json={"fieldMappings": [
+            *_definition()["fieldMappings"], {"erpField": "phoneNumber", "crmField": "telephone1", "lookup": mapping}]})
+        other = _name()
+        assert app.call("PUT", f"/mappings/{other}", json={**_definition(), "dependsOn": [mapping]}).status_code == 201
+        in_use = app.call("DELETE", f"/mappings/{mapping}", headers={"Accept-Language": "da"})
+
+        assert missing.status_code == 404 and missing.json()["detail"] == f"Er is geen toewijzing met de naam {mapping}X."
+        assert in_use.status_code == 409
+        assert in_use.json()["detail"] == f"Tilknytning {mapping} bruges af {other}; ret dem først, eller brug force=true."

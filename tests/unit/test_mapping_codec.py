@@ -171,3 +171,22 @@ class TestValidator:
     def test_optional_field_keys_may_be_left_out(self) -> None:
         body = _drop_field_key(0, "transform")
         assert mapping_from_json(body).field_mappings[0].transform is None
+
+
+class TestDetailTranslations:
+    def test_every_template_keeps_its_placeholders_in_every_language(self) -> None:
+        import re
+
+        from core.i18n import _DETAILS
+
+        for en, nl, da in _DETAILS:
+            want = sorted(re.findall(r"\{[a-z]\}", en))
+            assert sorted(re.findall(r"\{[a-z]\}", nl)) == want and sorted(re.findall(r"\{[a-z]\}", da)) == want, en
+
+    def test_a_codec_refusal_is_translated_and_an_unknown_detail_stays_english(self) -> None:
+        from core.i18n import detail
+
+        with pytest.raises(InvalidInput) as caught:
+            mapping_from_json(_with_field(3, erpField="colour"))
+        assert detail(caught.value.message, "nl") == "customers heeft geen veld colour."
+        assert detail("Something new.", "da") == "Something new."
