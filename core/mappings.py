@@ -16,7 +16,7 @@ from core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, St
 from core.fields import parse_lookup
 from core.model import Mapping
 from core.schema import BC_FIELDS
-from core.store.mapping_codec import mapping_from_json, mapping_to_json
+from core.store.mapping_codec import mapping_from_json, mapping_to_json, validate_for_write
 
 __all__ = [
     "PutResult", "DefaultDiff", "list_mappings", "get_mapping", "put_mapping", "patch_mapping", "delete_mapping",
@@ -80,7 +80,7 @@ def put_mapping(deps: Deps, name: str, body: Any, if_match: str | None = None) -
     """
     mapping = mapping_from_json(_body_with_name(body, name))
     store = deps.storage().mappings
-    _check_references(mapping, store.list())
+    _check_written(mapping, store.list())
     expected = _expected_etag(deps, name, if_match)
     if expected is None:
         try:
@@ -101,12 +101,14 @@ def put_mapping(deps: Deps, name: str, body: Any, if_match: str | None = None) -
     return PutResult(stored, created)
 
 
-def _check_references(mapping: Mapping, stored: Sequence[Mapping]) -> None:
-    """Every mapping that `dependsOn` or a field's `lookup` names exists, so none fails only at run time.
+def _check_written(mapping: Mapping, stored: Sequence[Mapping]) -> None:
+    """What a new definition must pass (F7): the codec's write checks, and every mapping that `dependsOn` or a
+    field's `lookup` names exists, so none fails only at run time.
 
     Raises:
-        InvalidInput: naming `dependsOn[n]` or `fieldMappings[n].lookup`.
+        InvalidInput: naming the field, e.g. `dependsOn[n]` or `fieldMappings[n].lookup`.
     """
+    validate_for_write(mapping)
     known = {m.name: m for m in stored if m.name != mapping.name}
     for n, dep in enumerate(mapping.depends_on):
         if dep not in known:
@@ -173,7 +175,7 @@ def patch_mapping(deps: Deps, name: str, patch: Any, if_match: str | None = None
     current = store.get(name)
     body = _body_with_name(merge_patch(mapping_to_json(current), patch), name)
     mapping = mapping_from_json(body)
-    _check_references(mapping, store.list())
+    _check_written(mapping, store.list())
     # Without If-Match, still replace only the state we patched, so a concurrent edit is never lost.
     caller = if_match.strip() if if_match and if_match.strip() != "*" else None
     try:

@@ -25,7 +25,7 @@ from core.model import (
     UpdateConflictPolicy,
 )
 
-__all__ = ["mapping_to_json", "mapping_from_json", "field_mapping_to_json", "NAME_PATTERN"]
+__all__ = ["mapping_to_json", "mapping_from_json", "validate_for_write", "field_mapping_to_json", "NAME_PATTERN"]
 
 # Mapping names become URL segments and table keys: keep them plain (defaults look like "ITEM-PRODUCT").
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
@@ -143,15 +143,6 @@ def _field_mapping(data: Any, path: str, mapping: str, direction: Direction) -> 
     )
     if erp_field is None and crm_field is None:
         raise InvalidInput(r.at("erpField"), "A field mapping needs erpField, crmField or both.")
-    if constant is None and (erp_field is None or crm_field is None):
-        # Without a constant a field is read on one side and written on the other: both must be named.
-        missing = "erpField" if erp_field is None else "crmField"
-        raise InvalidInput(r.at(missing), f"{missing} is required: a field without a constant copies one side's "
-                                          "value to the other.")
-    if constant is not None and not any(f.flows(d) for d in _directions(direction)):
-        side = "erpField" if erp_field is not None else "crmField"
-        raise InvalidInput(r.at(side), f"The constant is written to {side}, which this field's direction never "
-                                       "writes.")
     if constant is not None and erp_field is not None and crm_field is not None:
         raise InvalidInput(r.at("constant"), "A constant is written to one side: give only erpField or crmField.")
     if f.clear_on_failure and f.not_null:
@@ -205,12 +196,20 @@ def mapping_from_json(data: Any) -> Mapping:
         depends_on=tuple(depends_on), paused=r.flag("paused", False), version=r.integer("version", 1, 1) or 1,
     )
     _check_targets(mapping)
-    _check_schema(mapping)
     return mapping
 
 
-def _check_schema(m: Mapping) -> None:
-    """Entities, field names and filters against what each side has, so nothing fails only at run time."""
+def validate_for_write(m: Mapping) -> None:
+    """The checks a new definition must pass on top of its shape (F7): each field writes the side its direction
+    writes, and entities, field names and filters exist on each side, so nothing fails only at run time.
+
+    Only writes are checked this way: a version stored before a rule existed must still read.
+
+    Raises:
+        InvalidInput: naming the exact field, e.g. `fieldMappings[3].erpField` or `erpFilter`.
+    """
+    for n, f in enumerate(m.field_mappings):
+        _check_sides(f, f"fieldMappings[{n}]", m.direction)
     erp_fields, crm_columns = BC_FIELDS.get(m.erp_entity), DATAVERSE_COLUMNS.get(m.crm_entity)
     if erp_fields is None:
         raise InvalidInput("erpEntity", f"{m.erp_entity} is not a Business Central entity Koppel knows; use one "
@@ -230,6 +229,18 @@ def _check_schema(m: Mapping) -> None:
         problem = filter_problem(text, fields, crm=crm) if text is not None else None
         if problem:
             raise InvalidInput(key, f"{key} is not a valid OData filter: {problem}.")
+
+
+def _check_sides(f: FieldMapping, path: str, direction: Direction) -> None:
+    if f.constant is None and (f.erp_field is None or f.crm_field is None):
+        # Without a constant a field is read on one side and written on the other: both must be named.
+        missing = "erpField" if f.erp_field is None else "crmField"
+        raise InvalidInput(f"{path}.{missing}", f"{missing} is required: a field without a constant copies one "
+                                                "side's value to the other.")
+    if f.constant is not None and not any(f.flows(d) for d in _directions(direction)):
+        side = "erpField" if f.erp_field is not None else "crmField"
+        raise InvalidInput(f"{path}.{side}", f"The constant is written to {side}, which this field's direction "
+                                             "never writes.")
 
 
 def _name(value: Any, path: str, own: str) -> str:

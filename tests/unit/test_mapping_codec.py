@@ -16,7 +16,7 @@ from core.model import (
     Schedule,
     UpdateConflictPolicy,
 )
-from core.store.mapping_codec import mapping_from_json, mapping_to_json
+from core.store.mapping_codec import mapping_from_json, mapping_to_json, validate_for_write
 
 
 def _mapping() -> Mapping:
@@ -122,8 +122,8 @@ REFUSALS = [
     ("no-enabled-field", _body(fieldMappings=[{"erpField": "city", "crmField": "name", "enabled": False}]),
      "fieldMappings"),
     ("no-field-in-mapping-direction",
-     _body(direction="fromCrm", fieldMappings=[{"erpField": None, "crmField": "name", "constant": 1}]),
-     "fieldMappings[0].crmField"),
+     _body(direction="fromCrm", fieldMappings=[{"erpField": None, "crmField": "b", "constant": 1}]),
+     "fieldMappings"),
     ("unknown-erp-entity", _body(erpEntity="salesOrders"), "erpEntity"),
     ("unknown-crm-entity", _body(crmEntity="leads"), "crmEntity"),
     ("unknown-crm-id-field", _body(crmIdField="contactid"), "crmIdField"),
@@ -143,25 +143,31 @@ REFUSALS = [
 ]
 
 
+def test_a_stored_version_from_before_a_write_rule_still_reads() -> None:
+    old = _with_field(0, crmField=None, matchPriority=None)  # stored before fields had to name both sides
+
+    assert mapping_from_json(old).field_mappings[0].crm_field is None
+
+
 class TestFilters:
     @pytest.mark.parametrize("text", [
         "blocked eq ' '", "number eq 'O''Brien' or number eq 'X'", "not (blocked eq ' ') and creditLimit gt 1.5",
         "contains(displayName,'a') and lastModifiedDateTime ge 2024-01-01T00:00:00Z", "currencyId eq null"])
     def test_valid_erp_filters_pass(self, text: str) -> None:
-        assert mapping_from_json(_body(erpFilter=text)).erp_filter == text
+        validate_for_write(mapping_from_json(_body(erpFilter=text)))
 
     @pytest.mark.parametrize("text", [
         "statecode eq 0 and _transactioncurrencyid_value ne null",
         "Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['a','b'])"])
     def test_valid_crm_filters_pass(self, text: str) -> None:
-        assert mapping_from_json(_body(crmFilter=text)).crm_filter == text
+        validate_for_write(mapping_from_json(_body(crmFilter=text)))
 
 
 class TestValidator:
     @pytest.mark.parametrize(("body", "field"), [(b, f) for _, b, f in REFUSALS], ids=[i for i, _, _ in REFUSALS])
     def test_refusal_names_the_exact_field(self, body: Any, field: str) -> None:
         with pytest.raises(InvalidInput) as caught:
-            mapping_from_json(body)
+            validate_for_write(mapping_from_json(body))
         assert caught.value.field == field
 
     def test_a_disabled_field_may_write_a_target_an_enabled_one_writes(self) -> None:
@@ -187,6 +193,13 @@ class TestDetailTranslations:
         from core.i18n import detail
 
         with pytest.raises(InvalidInput) as caught:
-            mapping_from_json(_with_field(3, erpField="colour"))
+            validate_for_write(mapping_from_json(_with_field(3, erpField="colour")))
         assert detail(caught.value.message, "nl") == "customers heeft geen veld colour."
         assert detail("Something new.", "da") == "Something new."
+
+
+def test_every_default_mapping_passes_the_write_checks() -> None:
+    from core.defaults import default_mappings
+
+    for m in default_mappings():
+        validate_for_write(m)
