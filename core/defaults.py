@@ -118,6 +118,6 @@ def default_mappings() -> tuple[Mapping, ...]:
         ),
         erp_filter="blocked eq false",
         crm_filter=f"statecode eq 0 and producttypecode eq {SALES_INVENTORY}",
-        schedule=Schedule(30, 1440),
+        schedule=Schedule(30, 720),
     )
     return (currency, customer, vendor, contact, item)

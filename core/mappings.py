@@ -5,6 +5,7 @@ exact field at fault and nothing is stored; every change keeps the previous vers
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 from core.defaults import default_mappings
 from core.deps import Deps
 from core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, StaleWrite
+from core.fields import parse_lookup
 from core.model import Mapping
-from core.store.mapping_codec import mapping_from_json, mapping_to_json
+from core.schema import BC_FIELDS
+from core.store.mapping_codec import mapping_from_json, mapping_to_json, validate_for_write
 
 __all__ = [
     "PutResult", "DefaultDiff", "list_mappings", "get_mapping", "put_mapping", "patch_mapping", "delete_mapping",
@@ -77,6 +80,7 @@ def put_mapping(deps: Deps, name: str, body: Any, if_match: str | None = None) -
     """
     mapping = mapping_from_json(_body_with_name(body, name))
     store = deps.storage().mappings
+    _check_written(mapping, store.list())
     expected = _expected_etag(deps, name, if_match)
     if expected is None:
         try:
@@ -87,11 +91,55 @@ def put_mapping(deps: Deps, name: str, body: Any, if_match: str | None = None) -
     else:
         created = False
     try:
-        return PutResult(store.put(mapping, expected_etag=expected), created)
+        stored = store.put(mapping, expected_etag=expected)
     except StaleWrite as err:
         if if_match and if_match.strip() != "*":
             raise PreconditionFailed(f"Mapping {name} changed since the version in If-Match; read it again.") from err
         raise
+    if not created:
+        _reschedule(deps, stored)
+    return PutResult(stored, created)
+
+
+def _check_written(mapping: Mapping, stored: Sequence[Mapping]) -> None:
+    """What a new definition must pass (F7): the codec's write checks, and every mapping that `dependsOn` or a
+    field's `lookup` names exists, so none fails only at run time.
+
+    Raises:
+        InvalidInput: naming the field, e.g. `dependsOn[n]` or `fieldMappings[n].lookup`.
+    """
+    validate_for_write(mapping)
+    known = {m.name: m for m in stored if m.name != mapping.name}
+    for n, dep in enumerate(mapping.depends_on):
+        if dep not in known:
+            raise InvalidInput(f"dependsOn[{n}]", f"There is no mapping named {dep} to depend on.")
+    for n, f in enumerate(mapping.field_mappings):
+        ref = parse_lookup(f.lookup) if f.lookup else None
+        for target in ref.mappings if ref else ():
+            if target not in known:
+                raise InvalidInput(f"fieldMappings[{n}].lookup", f"There is no mapping named {target} to look up "
+                                                                 "through.")
+            entity = known[target].erp_entity
+            if ref and ref.erp_key and ref.erp_key not in BC_FIELDS.get(entity, ()):
+                raise InvalidInput(f"fieldMappings[{n}].lookup", f"{entity} (mapping {target}) has no field "
+                                                                 f"{ref.erp_key}.")
+
+
+def _reschedule(deps: Deps, mapping: Mapping) -> None:
+    """F8: a schedule change takes effect at once. The scheduler reads the state's next run time, so it is
+    recomputed from the last run with the new schedule (a mapping that never ran is due already)."""
+    storage = deps.storage()
+    state = storage.state.get(mapping.name)
+    if state.next_run_on is None or state.last_run_on is None or state.is_leased(deps.clock()):
+        return  # due at once already, or a run holds it: that run saves its next time from the new schedule
+    minutes = mapping.schedule.inactivity_timeout_min if state.idle else mapping.schedule.interval_min
+    due = state.last_run_on + dt.timedelta(minutes=minutes)
+    if due == state.next_run_on:
+        return
+    try:
+        storage.state.save(replace(state, next_run_on=due))
+    except StaleWrite:  # a run started meanwhile: it saves its own next run time
+        pass
 
 
 def _expected_etag(deps: Deps, name: str, if_match: str | None) -> str | None:
@@ -127,14 +175,18 @@ def patch_mapping(deps: Deps, name: str, patch: Any, if_match: str | None = None
     current = store.get(name)
     body = _body_with_name(merge_patch(mapping_to_json(current), patch), name)
     mapping = mapping_from_json(body)
+    _check_written(mapping, store.list())
     # Without If-Match, still replace only the state we patched, so a concurrent edit is never lost.
     caller = if_match.strip() if if_match and if_match.strip() != "*" else None
     try:
-        return store.put(mapping, expected_etag=caller or current.etag)
+        stored = store.put(mapping, expected_etag=caller or current.etag)
     except StaleWrite as err:
         if caller:
             raise PreconditionFailed(f"Mapping {name} changed since the version in If-Match; read it again.") from err
         raise
+    if stored.schedule != current.schedule:
+        _reschedule(deps, stored)
+    return stored
 
 
 def _dependents(mappings: Sequence[Mapping], name: str) -> list[str]:

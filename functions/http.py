@@ -17,7 +17,7 @@ from core.errors import (
     AuthError, ConfigError, Conflict, InvalidInput, KoppelError, NotFound, Rejected, RemoteError, Retriable,
     PreconditionFailed, RecordError, StaleWrite, UnsupportedMediaType,
 )
-from core.i18n import choose_language, text
+from core.i18n import choose_language, detail, text
 
 __all__ = ["json_response", "problem", "read_json", "read_options", "guarded", "empty"]
 
@@ -59,7 +59,7 @@ def problem(exc: KoppelError, accept_language: str | None) -> func.HttpResponse:
         "type": f"https://koppel.dev/problems/{key}",
         "title": text(f"title.{key}", lang),
         "status": status,
-        "detail": exc.message,
+        "detail": detail(exc.message, lang),
     }
     for attr, name in (("field", "field"), ("setting", "setting"), ("reason", "reason")):
         value = getattr(exc, attr, None)
@@ -89,12 +89,45 @@ def read_json(req: func.HttpRequest) -> Any:
     if charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"The body must be JSON in UTF-8, not {charset[:40]}.")
     try:
-        return json.loads((req.get_body() or b"").decode("utf-8"))
+        data = json.loads((req.get_body() or b"").decode("utf-8"))
     except RecursionError:
         # json's C scanner recurses per nesting level; a hostile body must not reach the 500 handler.
         raise InvalidInput("", "The request body is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("", "The request body must be valid JSON.") from None
+    at = _lone_surrogate(data)
+    if at is not None:
+        # `"\ud800"` is valid JSON but no Unicode text: stored, it would make every later answer unparseable.
+        raise InvalidInput(at or "body", f"{at or 'The body'} holds a lone UTF-16 surrogate (\\uD800-\\uDFFF "
+                                         "without its pair), which is not text.")
+    return data
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The JSON path (`fieldMappings[3].erpField`) of the first string or key that is not encodable text."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:  # a loop, not recursion: the body may be nested as deep as json allows
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not _is_text(value):
+                return path
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{n}]", v) for n, v in reversed(list(enumerate(value))))
+        elif isinstance(value, dict):
+            for k in reversed(list(value)):
+                child = f"{path}.{k}" if path else str(k)
+                if not _is_text(k):
+                    return f"{path}.{k!r}" if path else repr(k)
+                stack.append((child, value[k]))
+    return None
 
 
 def read_options(req: func.HttpRequest, allowed: set[str]) -> dict[str, Any]:

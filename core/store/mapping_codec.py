@@ -10,9 +10,11 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
-from core.fields import validate_lookup
-from core.transforms import validate_transform
 from core.errors import InvalidInput
+from core.fields import validate_lookup
+from core.filter_check import filter_problem
+from core.schema import DATAVERSE_COLUMNS, BC_FIELDS, crm_filter_columns
+from core.transforms import validate_transform
 from core.model import (
     DeletePolicy,
     DeletionConflictPolicy,
@@ -23,7 +25,7 @@ from core.model import (
     UpdateConflictPolicy,
 )
 
-__all__ = ["mapping_to_json", "mapping_from_json", "field_mapping_to_json", "NAME_PATTERN"]
+__all__ = ["mapping_to_json", "mapping_from_json", "validate_for_write", "field_mapping_to_json", "NAME_PATTERN"]
 
 # Mapping names become URL segments and table keys: keep them plain (defaults look like "ITEM-PRODUCT").
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
@@ -159,6 +161,10 @@ def _field_mapping(data: Any, path: str, mapping: str, direction: Direction) -> 
     return f
 
 
+def _directions(direction: Direction) -> list[Direction]:
+    return [Direction.TO_CRM, Direction.FROM_CRM] if direction is Direction.BIDIRECTIONAL else [direction]
+
+
 def _each(items: list[Any], path: str, read: Callable[[Any, str], Any]) -> list[Any]:
     return [read(item, f"{path}[{n}]") for n, item in enumerate(items)]
 
@@ -193,6 +199,50 @@ def mapping_from_json(data: Any) -> Mapping:
     return mapping
 
 
+def validate_for_write(m: Mapping) -> None:
+    """The checks a new definition must pass on top of its shape (F7): each field writes the side its direction
+    writes, and entities, field names and filters exist on each side, so nothing fails only at run time.
+
+    Only writes are checked this way: a version stored before a rule existed must still read.
+
+    Raises:
+        InvalidInput: naming the exact field, e.g. `fieldMappings[3].erpField` or `erpFilter`.
+    """
+    for n, f in enumerate(m.field_mappings):
+        _check_sides(f, f"fieldMappings[{n}]", m.direction)
+    erp_fields, crm_columns = BC_FIELDS.get(m.erp_entity), DATAVERSE_COLUMNS.get(m.crm_entity)
+    if erp_fields is None:
+        raise InvalidInput("erpEntity", f"{m.erp_entity} is not a Business Central entity Koppel knows; use one "
+                                        f"of: {', '.join(BC_FIELDS)}.")
+    if crm_columns is None:
+        raise InvalidInput("crmEntity", f"{m.crm_entity} is not a Dataverse entity set Koppel knows; use one of: "
+                                        f"{', '.join(DATAVERSE_COLUMNS)}.")
+    if m.crm_id_field not in crm_columns:
+        raise InvalidInput("crmIdField", f"{m.crm_entity} has no column {m.crm_id_field}.")
+    for n, f in enumerate(m.field_mappings):
+        if f.erp_field is not None and f.erp_field not in erp_fields:
+            raise InvalidInput(f"fieldMappings[{n}].erpField", f"{m.erp_entity} has no field {f.erp_field}.")
+        if f.crm_field is not None and f.crm_field not in crm_columns:
+            raise InvalidInput(f"fieldMappings[{n}].crmField", f"{m.crm_entity} has no column {f.crm_field}.")
+    for key, text, fields, crm in (("erpFilter", m.erp_filter, erp_fields, False),
+                                   ("crmFilter", m.crm_filter, crm_filter_columns(m.crm_entity), True)):
+        problem = filter_problem(text, fields, crm=crm) if text is not None else None
+        if problem:
+            raise InvalidInput(key, f"{key} is not a valid OData filter: {problem}.")
+
+
+def _check_sides(f: FieldMapping, path: str, direction: Direction) -> None:
+    if f.constant is None and (f.erp_field is None or f.crm_field is None):
+        # Without a constant a field is read on one side and written on the other: both must be named.
+        missing = "erpField" if f.erp_field is None else "crmField"
+        raise InvalidInput(f"{path}.{missing}", f"{missing} is required: a field without a constant copies one "
+                                                "side's value to the other.")
+    if f.constant is not None and not any(f.flows(d) for d in _directions(direction)):
+        side = "erpField" if f.erp_field is not None else "crmField"
+        raise InvalidInput(f"{path}.{side}", f"The constant is written to {side}, which this field's direction "
+                                             "never writes.")
+
+
 def _name(value: Any, path: str, own: str) -> str:
     if not isinstance(value, str) or not NAME_PATTERN.match(value):
         raise InvalidInput(path, "A dependency must be the name of a mapping.")
@@ -203,7 +253,7 @@ def _name(value: Any, path: str, own: str) -> str:
 
 def _check_targets(m: Mapping) -> None:
     """At least one enabled field flows in the mapping's direction, and no two write the same destination field."""
-    directions = [Direction.TO_CRM, Direction.FROM_CRM] if m.direction is Direction.BIDIRECTIONAL else [m.direction]
+    directions = _directions(m.direction)
     if not any(f.flows(d) for f in m.field_mappings for d in directions):
         raise InvalidInput("fieldMappings", f"At least one enabled field must run {m.direction.value}.")
     for d in directions:

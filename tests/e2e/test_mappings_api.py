@@ -106,7 +106,8 @@ class TestMappingCrud:
 
 def _bad(field: str) -> tuple[dict[str, Any], str]:
     body = _definition()
-    body["fieldMappings"] = [*body["fieldMappings"], *[{"erpField": f"f{i}", "crmField": f"c{i}"} for i in range(2)]]
+    body["fieldMappings"] = [*body["fieldMappings"], *[{"erpField": e, "crmField": c}
+                                                   for e, c in (("email", "emailaddress1"), ("website", "websiteurl"))]]
     if field == "fieldMappings[3].direction":
         body["fieldMappings"][3]["direction"] = "sideways"
     elif field == "direction":

@@ -45,7 +45,7 @@ class TestDefaultMappings:
             "CURRENCY": Direction.TO_CRM, "CUSTOMER": Direction.BIDIRECTIONAL, "VENDOR": Direction.BIDIRECTIONAL,
             "CONTACT": Direction.BIDIRECTIONAL, "ITEM-PRODUCT": Direction.BIDIRECTIONAL}
         assert {m.name: m.schedule for m in MAPPINGS} == {
-            **{n: Schedule(30, 720) for n in IDS}, "ITEM-PRODUCT": Schedule(30, 1440)}
+            **{n: Schedule(30, 720) for n in IDS}, "ITEM-PRODUCT": Schedule(30, 720)}  # SPEC: 720 for every default
         assert all(m.sync_only_coupled for m in MAPPINGS)
 
     def test_currency_matches_on_iso_code_and_creates_new(self) -> None:

@@ -16,7 +16,7 @@ from core.model import (
     Schedule,
     UpdateConflictPolicy,
 )
-from core.store.mapping_codec import mapping_from_json, mapping_to_json
+from core.store.mapping_codec import mapping_from_json, mapping_to_json, validate_for_write
 
 
 def _mapping() -> Mapping:
@@ -67,7 +67,7 @@ class TestRoundTrip:
 
     def test_optional_keys_take_the_model_defaults(self) -> None:
         body = {"name": "X", "erpEntity": "items", "crmEntity": "products", "crmTable": "product",
-                "crmIdField": "productid", "direction": "toCrm", "fieldMappings": [{"erpField": "a", "crmField": "b"}]}
+                "crmIdField": "productid", "direction": "toCrm", "fieldMappings": [{"erpField": "number", "crmField": "productnumber"}]}
         m = mapping_from_json(body)
         assert (m.sync_only_coupled, m.update_conflict, m.schedule, m.version) == (
             True, UpdateConflictPolicy.MERGE, Schedule(), 1)
@@ -119,21 +119,55 @@ REFUSALS = [
     ("lookup-to-itself", _with_field(3, lookup="CUSTOMER"), "fieldMappings[3].lookup"),
     ("match-without-both-fields", _with_field(2, matchPriority=2), "fieldMappings[2].matchPriority"),
     ("field-direction-against-mapping", _body(direction="toCrm"), "fieldMappings[4].direction"),
-    ("no-enabled-field", _body(fieldMappings=[{"erpField": "a", "crmField": "b", "enabled": False}]),
+    ("no-enabled-field", _body(fieldMappings=[{"erpField": "city", "crmField": "name", "enabled": False}]),
      "fieldMappings"),
     ("no-field-in-mapping-direction",
      _body(direction="fromCrm", fieldMappings=[{"erpField": None, "crmField": "b", "constant": 1}]),
      "fieldMappings"),
+    ("unknown-erp-entity", _body(erpEntity="salesOrders"), "erpEntity"),
+    ("unknown-crm-entity", _body(crmEntity="leads"), "crmEntity"),
+    ("unknown-crm-id-field", _body(crmIdField="contactid"), "crmIdField"),
+    ("unknown-erp-field", _with_field(3, erpField="colour"), "fieldMappings[3].erpField"),
+    ("unknown-crm-field", _with_field(0, crmField="colour"), "fieldMappings[0].crmField"),
+    ("copy-without-crm-field", _with_field(0, crmField=None, matchPriority=None), "fieldMappings[0].crmField"),
+    ("copy-without-erp-field", _with_field(1, erpField=None), "fieldMappings[1].erpField"),
+    ("constant-on-a-side-never-written", _with_field(2, direction="fromCrm"), "fieldMappings[2].crmField"),
+    ("erp-filter-unclosed-string", _body(erpFilter="(blocked eq ' ') or (number ne '"), "erpFilter"),
+    ("erp-filter-sql", _body(erpFilter="DROP TABLE customers; --"), "erpFilter"),
+    ("erp-filter-unknown-field", _body(erpFilter="colour eq 'red'"), "erpFilter"),
+    ("erp-filter-not-a-condition", _body(erpFilter="5"), "erpFilter"),
+    ("crm-filter-dangling-and", _body(crmFilter="statecode eq 0 and"), "crmFilter"),
+    ("crm-filter-unknown-function", _body(crmFilter="drop(name)"), "crmFilter"),
     ("two-fields-write-one-target", _with_field(1, crmField="name"), "fieldMappings[1].crmField"),
     ("missing-field-key-is-fine-but-type-is-not", _with_field(0, transform=7), "fieldMappings[0].transform"),
 ]
+
+
+def test_a_stored_version_from_before_a_write_rule_still_reads() -> None:
+    old = _with_field(0, crmField=None, matchPriority=None)  # stored before fields had to name both sides
+
+    assert mapping_from_json(old).field_mappings[0].crm_field is None
+
+
+class TestFilters:
+    @pytest.mark.parametrize("text", [
+        "blocked eq ' '", "number eq 'O''Brien' or number eq 'X'", "not (blocked eq ' ') and creditLimit gt 1.5",
+        "contains(displayName,'a') and lastModifiedDateTime ge 2024-01-01T00:00:00Z", "currencyId eq null"])
+    def test_valid_erp_filters_pass(self, text: str) -> None:
+        validate_for_write(mapping_from_json(_body(erpFilter=text)))
+
+    @pytest.mark.parametrize("text", [
+        "statecode eq 0 and _transactioncurrencyid_value ne null",
+        "Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['a','b'])"])
+    def test_valid_crm_filters_pass(self, text: str) -> None:
+        validate_for_write(mapping_from_json(_body(crmFilter=text)))
 
 
 class TestValidator:
     @pytest.mark.parametrize(("body", "field"), [(b, f) for _, b, f in REFUSALS], ids=[i for i, _, _ in REFUSALS])
     def test_refusal_names_the_exact_field(self, body: Any, field: str) -> None:
         with pytest.raises(InvalidInput) as caught:
-            mapping_from_json(body)
+            validate_for_write(mapping_from_json(body))
         assert caught.value.field == field
 
     def test_a_disabled_field_may_write_a_target_an_enabled_one_writes(self) -> None:
@@ -143,3 +177,29 @@ class TestValidator:
     def test_optional_field_keys_may_be_left_out(self) -> None:
         body = _drop_field_key(0, "transform")
         assert mapping_from_json(body).field_mappings[0].transform is None
+
+
+class TestDetailTranslations:
+    def test_every_template_keeps_its_placeholders_in_every_language(self) -> None:
+        import re
+
+        from core.i18n import _DETAILS
+
+        for en, nl, da in _DETAILS:
+            want = sorted(re.findall(r"\{[a-z]\}", en))
+            assert sorted(re.findall(r"\{[a-z]\}", nl)) == want and sorted(re.findall(r"\{[a-z]\}", da)) == want, en
+
+    def test_a_codec_refusal_is_translated_and_an_unknown_detail_stays_english(self) -> None:
+        from core.i18n import detail
+
+        with pytest.raises(InvalidInput) as caught:
+            validate_for_write(mapping_from_json(_with_field(3, erpField="colour")))
+        assert detail(caught.value.message, "nl") == "customers heeft geen veld colour."
+        assert detail("Something new.", "da") == "Something new."
+
+
+def test_every_default_mapping_passes_the_write_checks() -> None:
+    from core.defaults import default_mappings
+
+    for m in default_mappings():
+        validate_for_write(m)
