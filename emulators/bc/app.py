@@ -96,7 +96,7 @@ class BusinessCentral:
         user = str(claims.get("appid", ""))
         body = self._body(req)
         if rel.strip("/") == "$batch":
-            answer = run_batch(self, req.method, body, req.header("Isolation"), root, user)
+            answer = run_batch(self, req.method, body, req.header("Isolation"), root, user, req.header("Prefer"))
         else:
             headers = {k.lower(): v for k, v in req.headers.items()}
             answer = run_op(self, Op(req.method, rel, req.query, headers, body, root, req.raw_query, user))
