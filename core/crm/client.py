@@ -306,11 +306,18 @@ class CrmClient:
 
     def upsert_multiple(self, entity: str, table: str, id_field: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """`UpsertMultiple` in calls of ≤ 1,000 targets (api-facts §A.6), for writes that need no
-        ETag condition (full sync, restore). Each row must hold `id_field`. One transaction per call."""
-        targets = []
+        ETag condition (full sync, restore). Each row must hold `id_field`. One transaction per call.
+
+        Rows with the same id are merged, later values winning, because a key repeated in `Targets`
+        fails the whole call (api-facts §F.3)."""
+        merged: dict[str, dict[str, Any]] = {}
         for row in rows:
-            target = write_values(entity, {k: v for k, v in row.items() if k != id_field})
-            target[id_field] = guid(str(row[id_field]))
+            merged.setdefault(guid(str(row[id_field])), {}).update(
+                {k: v for k, v in row.items() if k != id_field})
+        targets = []
+        for ident, values in merged.items():
+            target = write_values(entity, values)
+            target[id_field] = ident
             target["@odata.type"] = f"Microsoft.Dynamics.CRM.{table}"
             targets.append(target)
         for start in range(0, len(targets), BULK_SIZE):

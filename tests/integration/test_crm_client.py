@@ -169,6 +169,18 @@ class TestWrites:
         assert api_requests(fresh_stack) == {"POST /accounts/Microsoft.Dynamics.CRM.UpsertMultiple": 3,
                                              "POST /contacts/Microsoft.Dynamics.CRM.CreateMultiple": 1}
 
+    def test_upsert_multiple_never_sends_a_repeated_id(self, crm: CrmClient, fresh_stack: Stack) -> None:
+        # Arrange: the same row twice, once in upper case (Dataverse fails the whole call on a repeat)
+        ident = new_id()
+        rows = [{"accountid": ident, "name": "First", "telephone1": "555"}, {"accountid": new_id(), "name": "Other"},
+                {"accountid": ident.upper(), "name": "Last"}]
+        # Act
+        crm.upsert_multiple("accounts", "account", "accountid", rows)
+        # Assert: one target per id, later values winning
+        found = {r["accountid"]: r for r in admin(fresh_stack, "records/accounts", method="GET")["value"]}
+        assert len(found) == 2
+        assert (found[ident]["name"], found[ident]["telephone1"]) == ("Last", "555")
+
 
 class TestFaults:
     def test_throttled_reads_end_with_all_the_data(self, crm: CrmClient, fresh_stack: Stack) -> None:
