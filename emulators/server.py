@@ -76,6 +76,7 @@ class Service(Protocol):
     """What an emulator implements; the server does the rest."""
 
     name: str
+    retry_after_statuses: frozenset[int]  # injected failures that carry Retry-After, as the service documents
 
     def handle(self, req: Request) -> Response: ...
 
@@ -248,7 +249,9 @@ class EmulatorServer:
         if stall:
             time.sleep(stall)
         if fail:
-            return WireError(fail, "ServiceUnavailable", "Injected failure; try again later.").to_response()
+            headers = {"Retry-After": str(self._faults.faults.retry_after_s)} \
+                if fail in self.service.retry_after_statuses else {}
+            return WireError(fail, "ServiceUnavailable", "Injected failure; try again later.", headers).to_response()
         if self._cap is None:
             return self._call(req)
         if not self._cap.acquire(blocking=False):

@@ -32,6 +32,7 @@ class BusinessCentral:
     """The emulated environment: one tenant, one environment, one company."""
 
     name = "bc"
+    retry_after_statuses = frozenset({502, 503})  # api-facts §F.7
 
     def __init__(self, signer: TokenSigner, *, tenant: str, environment: str, company_id: str, audience: str,
                  webhook_debounce_s: float = 30.0, ca_bundle: str | None = None):

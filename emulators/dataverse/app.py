@@ -46,6 +46,7 @@ class Dataverse:
     """One Dataverse organisation behind `/api/data/v9.2/`."""
 
     name = "dataverse"
+    retry_after_statuses: frozenset[int] = frozenset()
 
     def __init__(self, signer: TokenSigner, *, ca_bundle: str | None = None, client_id: str | None = None,
                  audience: str = ""):

@@ -20,6 +20,7 @@ class SlowService:
     """A service whose every request takes `delay` seconds, counting how many run at once."""
 
     name = "slow"
+    retry_after_statuses: frozenset[int] = frozenset()
 
     def __init__(self, delay: float):
         self.delay = delay
@@ -103,6 +104,15 @@ class TestFaults:
         first, second = run(), run()
         assert first == second
         assert 504 in first and 401 in first  # 401: no token, but the request got through
+
+    def test_bc_sends_retry_after_on_503_as_documented(self, fresh_stack: Stack) -> None:
+        bc_url, dv_url = fresh_stack.info.bc_url, fresh_stack.info.dataverse_url
+        for url in (bc_url, dv_url):
+            self.set_faults(url, failShare=1.0, failStatus=503, retryAfterS=7)
+        bc = requests.get(f"{bc_url}/v2.0/x", timeout=10)
+        assert bc.status_code == 503 and bc.headers["Retry-After"] == "7"  # api-facts §F.7
+        dv = requests.get(f"{dv_url}/api/data/v9.2/accounts", timeout=10)
+        assert dv.status_code == 503 and "Retry-After" not in dv.headers
 
     def test_stall_holds_only_the_next_requests(self, bc_url: str) -> None:
         self.set_faults(bc_url, stallNext=1, stallS=1.0)
