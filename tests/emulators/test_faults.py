@@ -3,6 +3,8 @@ stalls and concurrency caps, each deterministic and switchable at run time throu
 from __future__ import annotations
 
 import concurrent.futures
+import socket
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -80,6 +82,30 @@ class TestConcurrencyCap:
             statuses = get_all(f"{server.url}/x", 5, certs)
         assert statuses.count(200) == 2 and statuses.count(429) == 3
         assert service.peak == 2
+
+
+class TestTransport:
+    """The emulators must never be what a benchmark measures."""
+
+    def test_a_small_get_on_a_reused_connection_takes_a_few_ms(self, certs: Certificates) -> None:
+        # Nagle plus delayed ACKs held each answer ~40 ms before TCP_NODELAY
+        for server in serve(SlowService(0.0), certs):
+            with requests.Session() as http:
+                times = []
+                for _ in range(30):
+                    start = time.perf_counter()
+                    assert http.post(f"{server.url}/x", json={"a": 1}, verify=str(certs.ca_path), timeout=10).status_code == 200
+                    times.append(time.perf_counter() - start)
+        assert statistics.median(times[5:]) < 0.015
+
+    def test_an_idle_connection_does_not_block_a_fresh_request(self, certs: Certificates) -> None:
+        # the TLS handshake ran on the accept thread: one silent client held up every new one
+        for server in serve(SlowService(0.0), certs):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+                time.sleep(0.2)  # accepted, never says hello
+                start = time.perf_counter()
+                status = requests.get(f"{server.url}/x", verify=str(certs.ca_path), timeout=5).status_code
+                assert status == 200 and time.perf_counter() - start < 2.0
 
 
 class TestFaults:
