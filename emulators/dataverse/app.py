@@ -1,6 +1,7 @@
 """The Dataverse Web API v9.2 emulator's HTTP surface: routes, auth, headers, serialisation (api-facts §A, §E.1).
 
-Not emulated: `$expand`, `$apply`, `$search`, FetchXML and `?sql=`, `$metadata` CSDL, include-annotations
+Not emulated (and refused with 400 "not supported by this emulator", where a query option): `$expand`,
+`$apply`, `$search`, FetchXML and `?sql=`, `$metadata` CSDL, include-annotations
 (formatted values), ownership and security roles (any valid token's app is a user with every right),
 plug-ins other than webhooks, the execution-time budget (§A.7 0x80072321), the 7-day expiry of delta
 tokens, string length limits, product lifecycle (new products are Active, not Draft), customisation
@@ -18,12 +19,13 @@ from emulators.dataverse.body import API_PREFIX, fields_from_body, parse_key
 from emulators.dataverse.bulk import ACTIONS, run_bulk
 from emulators.dataverse.delta import count_changes, parse_delta_token, read_changes
 from emulators.dataverse.errors import (
-    BadRequest, ConcurrencyLimitExceeded, MethodNotAllowed, ObjectDoesNotExist, QueryNotSupported,
+    BadRequest, ConcurrencyLimitExceeded, MethodNotAllowed, ObjectDoesNotExist,
     RequestsLimitExceeded, Unauthorized,
 )
 from emulators.dataverse.metadata import read_metadata
 from emulators.dataverse.query import (
-    MAX_PAGE, Lister, Prefer, cookie_of, parse_list_query, parse_prefer, parse_select_option, shape, strip_option,
+    MAX_PAGE, Lister, Prefer, cookie_of, parse_list_query, parse_prefer, parse_select_option, refuse_unemulated,
+    shape, strip_option,
 )
 from emulators.dataverse.schema import BY_SET, Table
 from emulators.dataverse.seed import BU_ID, ORG_ID, ensure_app_user
@@ -124,6 +126,7 @@ class Dataverse:
         if m is None or table is None:
             raise ObjectDoesNotExist(f"Resource not found for the segment '{rest.split('(')[0]}'.")
         key_text, tail = m.group(2), m.group(3)
+        refuse_unemulated(req.query)
         prefer = parse_prefer(req.headers.get_all("Prefer") or [])
         if key_text is None and tail is None:
             if req.method == "GET":
@@ -185,8 +188,6 @@ class Dataverse:
         return self._written(req, table, row, prefer, 200, base)
 
     def _retrieve(self, req: Request, table: Table, key: KeySpec, base: str) -> Response:
-        if "$expand" in req.query:
-            raise QueryNotSupported("The emulator does not support $expand.")
         select = parse_select_option(table, req.query.get("$select"))
         ident = self.store.resolve(table, key)
         row = self.store.get(table, ident) if ident else None

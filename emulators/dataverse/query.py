@@ -18,8 +18,8 @@ from emulators.dataverse.schema import Table
 from emulators.dataverse.state import Store
 from emulators.odata_query import QueryError, parse_filter, parse_orderby, parse_select, sort_records
 
-__all__ = ["MAX_PAGE", "Prefer", "ListQuery", "parse_prefer", "parse_list_query", "shape", "Lister",
-           "strip_option", "cookie_of", "parse_cookie"]
+__all__ = ["MAX_PAGE", "Prefer", "ListQuery", "parse_prefer", "parse_list_query", "refuse_unemulated", "shape",
+           "Lister", "strip_option", "cookie_of", "parse_cookie"]
 
 MAX_PAGE = 5000  # §A.3: rows per page, default and cap
 _KNOWN = {"$select", "$filter", "$orderby", "$top", "$count", "$skiptoken", "$deltatoken"}
@@ -82,6 +82,17 @@ def parse_select_option(table: Table, text: str | None) -> tuple[str, ...] | Non
         if name not in table.readable:
             raise unknown_property(table, name)
     return tuple(dict.fromkeys((*names, table.primary_id)))
+
+
+# Options real Dataverse answers and this emulator does not: refuse them, so no test passes on a
+# silently wrong answer (api-facts §F; issue 9.6). Names are case-sensitive, as in Dataverse.
+UNEMULATED = ("$expand", "$apply", "$search", "$compute", "fetchXml", "savedQuery", "userQuery", "sql")
+
+
+def refuse_unemulated(query: dict[str, str]) -> None:
+    for name in query:
+        if name in UNEMULATED or name.startswith("@"):  # `@p` parameter aliases are not emulated either
+            raise QueryNotSupported(f"The query option '{name}' is not supported by this emulator.")
 
 
 def parse_list_query(table: Table, query: dict[str, str], *, tracking: bool) -> ListQuery:

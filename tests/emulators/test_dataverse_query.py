@@ -53,6 +53,17 @@ class TestOptions:
         assert resp.status_code == 400
         assert resp.json()["error"]["message"] == "The query parameter $skip is not supported"
 
+    @pytest.mark.parametrize("query", [
+        "accounts?fetchXml=%3Cfetch%2F%3E", "accounts?sql=SELECT%20name%20FROM%20account", "accounts?savedQuery=x",
+        "accounts?$expand=primarycontactid", "accounts?$apply=groupby((name))", "accounts?$search=a",
+        "accounts(2e0d8a4c-1b3f-4e5d-9c7a-6b8d0f2e4a1c)?$expand=primarycontactid", "accounts?$filter=name%20eq%20@p&@p='a'",
+    ])
+    def test_options_not_emulated_are_refused_not_ignored(self, dv: Client, query: str) -> None:
+        dv.seed("accounts", 2)
+        resp = dv.get(query)
+        assert resp.status_code == 400, resp.text
+        assert "not supported by this emulator" in resp.json()["error"]["message"]
+
     def test_option_names_are_case_sensitive(self, dv: Client) -> None:
         assert dv.get("accounts?$Select=name").status_code == 400
 
