@@ -177,7 +177,7 @@ class _TlsServer(ThreadingHTTPServer):
             return  # a client that never finished the handshake: drop it
         tls.settimeout(None)
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
         finally:
             tls.close()
 

@@ -60,6 +60,9 @@ def _serve(dv: Dataverse, req: Request, action: str) -> Response | None:
     if action == "reset" and method == "POST":
         dv.reset()
         return Response(204)
+    if action == "clock" and method == "POST":  # {"advanceS": n}: move the emulator's clock on
+        dv.clock_offset_s += float((req.json() or {}).get("advanceS", 0))
+        return json_response(200, {"offsetS": dv.clock_offset_s})
     if action == "seed" and method == "POST":
         data = req.json()
         table = _table(data["entity"])

@@ -3,13 +3,14 @@
 Not emulated (and refused with 400 "not supported by this emulator", where a query option): `$expand`,
 `$apply`, `$search`, FetchXML and `?sql=`, `$metadata` CSDL, include-annotations
 (formatted values), ownership and security roles (any valid token's app is a user with every right),
-plug-ins other than webhooks, the execution-time budget (§A.7 0x80072321), the 7-day expiry of delta
-tokens, string length limits, product lifecycle (new products are Active, not Draft), customisation
+plug-ins other than webhooks, the execution-time budget (§A.7 0x80072321), string length limits, product
+lifecycle (new products are Active, not Draft), customisation
 (EntityDefinitions are read-only), BulkDelete and DeleteMultiple, file columns, and `Location` headers.
 """
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -60,10 +61,15 @@ class Dataverse:
         self.webhooks = Dispatcher(ca_bundle, ORG_ID, BU_ID)
         self.store.on_commit = self.webhooks.publish
         self.on_request: Callable[[Request], None] | None = None
+        self.clock_offset_s = 0.0  # moved by POST /_admin/clock, for delta-token expiry
         reset_data(self)
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset_s
 
     # -- the Service protocol ------------------------------------------------------------------
     def reset(self) -> None:
+        self.clock_offset_s = 0.0
         reset_data(self)
 
     def close(self) -> None:
@@ -211,8 +217,9 @@ class Dataverse:
             if not table.change_tracking:
                 raise BadRequest(f"Change tracking is not enabled for the entity '{table.logical_name}'.")
             token = req.query.get("$deltatoken")
-            since = parse_delta_token(token) if token is not None else None
-            page = read_changes(self.store, table, base, q.select, since, req.query.get("$skiptoken"), size)
+            since = parse_delta_token(token, self.now()) if token is not None else None
+            page = read_changes(self.store, table, base, q.select, since, req.query.get("$skiptoken"), size,
+                                self.now())
             out: dict[str, object] = {
                 "@odata.context": f"{base}/$metadata#{table.entity_set}{cols}" + ("/$delta" if token else ""),
                 "value": page.items}
@@ -238,7 +245,7 @@ class Dataverse:
     def _count(self, req: Request, table: Table) -> Response:
         token = req.query.get("$deltatoken")
         if token is not None:
-            n = count_changes(self.store, table, parse_delta_token(token))
+            n = count_changes(self.store, table, parse_delta_token(token, self.now()))
         else:
             q = parse_list_query(table, {k: v for k, v in req.query.items() if k == "$filter"}, tracking=False)
             n = min(len(self.lister.matching(table, q)[0]), MAX_PAGE)

@@ -146,6 +146,18 @@ class TestChangeTracking:
         requests.delete(f"{dv.admin}/records/accounts/{ident}", timeout=10).raise_for_status()
         assert [v.get("reason") for v in dv.get(delta).json()["value"]] == ["deleted"]
 
+    def test_a_delta_token_expires_after_seven_days(self, dv: Client) -> None:
+        delta = str(dv.get("accounts", "odata.track-changes").json()["@odata.deltaLink"])
+        clock = f"{dv.admin}/clock"
+        requests.post(clock, json={"advanceS": 7 * 86_400 - 60}, timeout=10).raise_for_status()
+        assert dv.get(delta).status_code == 200  # still young enough
+        requests.post(clock, json={"advanceS": 120}, timeout=10).raise_for_status()
+        resp = dv.get(delta)
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "0x80044352"
+        assert "full sync" in resp.json()["error"]["message"]
+        fresh = dv.get("accounts", "odata.track-changes").json()["@odata.deltaLink"]  # a full read starts over
+        assert dv.get(str(fresh)).status_code == 200
+
     def test_large_delta_is_paged(self, dv: Client) -> None:
         delta = str(dv.get("accounts", "odata.track-changes").json()["@odata.deltaLink"])
         dv.seed("accounts", 25)
