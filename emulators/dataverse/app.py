@@ -209,7 +209,7 @@ class Dataverse:
     def _list(self, req: Request, table: Table, prefer: Prefer, base: str) -> Response:
         tracking = prefer.track_changes or "$deltatoken" in req.query
         q = parse_list_query(table, req.query, tracking=tracking)
-        size = min(prefer.max_page or MAX_PAGE, MAX_PAGE)  # §A.3: capped at 5,000
+        size = min(prefer.max_page or MAX_PAGE, MAX_PAGE, self.lister.max_page)  # §A.3: capped at 5,000
         applied = [f"odata.maxpagesize={size}"] if prefer.max_page else []
         cols = f"({','.join(q.select)})" if q.select else ""
         link_base = f"{req.base_url}{req.path}?"

@@ -173,9 +173,14 @@ class Lister:
     def __init__(self, store: Store):
         self.store = store
         self._cache: dict[tuple[str, str, str], tuple[int, list[Row], dict[str, int]]] = {}
+        # Fault mode (api-facts §F.6): paging ordered by a non-unique column can return a row on two
+        # pages; `repeat` rows of the previous page come again at the top of the next one.
+        self.repeat = 0
+        self.max_page = MAX_PAGE  # a server may page smaller than the client asks
 
     def clear(self) -> None:
         self._cache.clear()
+        self.repeat, self.max_page = 0, MAX_PAGE
 
     def matching(self, table: Table, q: ListQuery) -> tuple[list[Row], dict[str, int]]:
         key = (table.logical_name, q.filter_text, q.orderby_text)
@@ -207,6 +212,8 @@ class Lister:
         if skiptoken:
             number, inner = parse_cookie(skiptoken)
             start = self._resume(table, q, rows, index, inner)
+            if q.orderby:
+                start = max(0, start - self.repeat)
         end = start + size
         if limit is not None:
             end = min(end, limit)

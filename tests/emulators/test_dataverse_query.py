@@ -115,6 +115,15 @@ class TestPaging:
         assert sorted(seen) == sorted(ids)
         assert len(seen) == len(set(seen))
 
+    def test_paging_repeats_fault_mode_returns_a_row_on_two_pages(self, dv: Client) -> None:
+        ids = dv.seed("accounts", 25)
+        requests.post(f"{dv.admin}/paging", json={"repeat": 1, "maxPage": 10}, timeout=10).raise_for_status()
+        pages = [[str(r["accountid"]) for r in body["value"]]  # type: ignore[attr-defined]
+                 for body in dv.pages("accounts?$select=name&$orderby=name", "odata.maxpagesize=5000")]
+        assert [len(p) for p in pages] == [10, 10, 7]  # capped at 10, each later page repeating one row
+        assert pages[1][0] == pages[0][-1] and pages[2][0] == pages[1][-1]
+        assert sorted(set(sum(pages, []))) == sorted(ids)
+
     def test_top_is_ignored_when_maxpagesize_is_given(self, dv: Client) -> None:
         dv.seed("accounts", 30)
         assert len(dv.get("accounts?$top=3").json()["value"]) == 3
