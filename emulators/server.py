@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import socket
 import ssl
 import threading
 import time
@@ -76,6 +77,7 @@ class Service(Protocol):
     """What an emulator implements; the server does the rest."""
 
     name: str
+    retry_after_statuses: frozenset[int]  # injected failures that carry Retry-After, as the service documents
 
     def handle(self, req: Request) -> Response: ...
 
@@ -154,6 +156,38 @@ class _FaultState:
             return f.latency_ms / 1000, stall, fail, 0
 
 
+class _TlsServer(ThreadingHTTPServer):
+    """Threads per connection; the TLS handshake runs on the connection's own thread, so a slow or
+    idle client never holds up the accept loop, and TCP_NODELAY is set on every accepted socket so
+    a small answer on a keep-alive connection is not held back by Nagle and delayed ACKs."""
+
+    daemon_threads = True
+    handshake_timeout_s = 10.0
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], context: ssl.SSLContext):
+        super().__init__(address, handler)
+        self.context = context
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        request.settimeout(self.handshake_timeout_s)
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return  # a client that never finished the handshake: drop it
+        tls.settimeout(None)
+        try:
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
+        finally:
+            tls.close()
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            request.close()  # already detached into the TLS socket, which finish_request closed
+        except OSError:
+            pass
+
+
 class EmulatorServer:
     """Serves one `Service` over HTTPS on loopback in a background thread."""
 
@@ -179,9 +213,7 @@ class EmulatorServer:
         self._queue_limit = queue_limit
         self._over_cap = over_cap
         handler = self._handler_class()
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
-        self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd = _TlsServer((host, port), handler, ssl_context)
         self.port = self.httpd.server_address[1]
         self.url = f"https://{host}:{self.port}"
         self._thread: threading.Thread | None = None
@@ -248,7 +280,9 @@ class EmulatorServer:
         if stall:
             time.sleep(stall)
         if fail:
-            return WireError(fail, "ServiceUnavailable", "Injected failure; try again later.").to_response()
+            headers = {"Retry-After": str(self._faults.faults.retry_after_s)} \
+                if fail in self.service.retry_after_statuses else {}
+            return WireError(fail, "ServiceUnavailable", "Injected failure; try again later.", headers).to_response()
         if self._cap is None:
             return self._call(req)
         if not self._cap.acquire(blocking=False):

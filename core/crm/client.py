@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core.auth import MsalAuth
@@ -34,6 +34,7 @@ DV_CONCURRENCY = 52  # api-facts §A.7
 MAX_URL = 30_000  # api-facts §A.1: GET URLs up to 32,768 characters
 _HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
 _PAGED = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
+EXPIRED_DELTA = "0x80044352"  # ExpiredVersionStamp: a delta token past ExpireChangeTrackingInDays
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -44,6 +45,7 @@ class ChangeSet:
     records: tuple[Record, ...]
     deleted_ids: tuple[str, ...]
     next_delta_link: str
+    full: bool = False  # the old link had expired: `records` is every row and deletions are not reported
 
 
 def record_from_row(entity: str, id_field: str, row: Mapping[str, Any], fields: Sequence[str] | None,
@@ -137,11 +139,20 @@ class CrmClient:
             RemoteError: the last page carried no deltaLink (the table is not change-tracked).
         """
         headers = {"Prefer": f"odata.track-changes,odata.maxpagesize={PAGE_SIZE}"}
-        if delta_link is None:
-            pages = self.session.iter_pages(self.url(entity), {"$select": select_columns(entity, id_field, fields)},
-                                            headers)
-        else:
-            pages = self.session.iter_pages(delta_link, None, headers)
+        if delta_link is not None:
+            try:
+                return self._collect_changes(entity, id_field, fields, self.session.iter_pages(delta_link, None, headers))
+            except RemoteError as err:
+                if err.code != EXPIRED_DELTA:
+                    raise
+            # the token outlived ExpireChangeTrackingInDays (api-facts §F.4): start over with a full read
+        pages = self.session.iter_pages(self.url(entity), {"$select": select_columns(entity, id_field, fields)},
+                                        headers)
+        changes = self._collect_changes(entity, id_field, fields, pages)
+        return replace(changes, full=delta_link is not None)
+
+    @staticmethod
+    def _collect_changes(entity: str, id_field: str, fields: Sequence[str], pages: Iterable[Any]) -> ChangeSet:
         records: list[Record] = []
         deleted: list[str] = []
         next_link: str | None = None
@@ -306,11 +317,18 @@ class CrmClient:
 
     def upsert_multiple(self, entity: str, table: str, id_field: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """`UpsertMultiple` in calls of ≤ 1,000 targets (api-facts §A.6), for writes that need no
-        ETag condition (full sync, restore). Each row must hold `id_field`. One transaction per call."""
-        targets = []
+        ETag condition (full sync, restore). Each row must hold `id_field`. One transaction per call.
+
+        Rows with the same id are merged, later values winning, because a key repeated in `Targets`
+        fails the whole call (api-facts §F.3)."""
+        merged: dict[str, dict[str, Any]] = {}
         for row in rows:
-            target = write_values(entity, {k: v for k, v in row.items() if k != id_field})
-            target[id_field] = guid(str(row[id_field]))
+            merged.setdefault(guid(str(row[id_field])), {}).update(
+                {k: v for k, v in row.items() if k != id_field})
+        targets = []
+        for ident, values in merged.items():
+            target = write_values(entity, values)
+            target[id_field] = ident
             target["@odata.type"] = f"Microsoft.Dynamics.CRM.{table}"
             targets.append(target)
         for start in range(0, len(targets), BULK_SIZE):

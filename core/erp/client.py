@@ -15,7 +15,7 @@ from core.auth import MsalAuth
 from core.errors import RemoteError, Retriable
 from core.model import Record
 from core.odata import (
-    ODataSession, RetryPolicy, WriteOp, WriteResult, and_, apply_in_chunks, bc_datetime, compare, error_for,
+    NOT_EXECUTED, ODataSession, RetryPolicy, WriteOp, WriteResult, and_, apply_in_chunks, bc_datetime, compare, error_for,
     field_name, guid, or_same_field, parse_datetime, query_string, quote, url_with_query,
 )
 from core.settings import ErpConfig
@@ -236,9 +236,11 @@ class ErpClient:
     def _send_batch(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         body = {"requests": [self._batch_request(op, n) for n, op in enumerate(ops)]}
         url = f"{self.config.api_root}/$batch"
-        # No Isolation header: each operation stands alone (api-facts §B.5). The batch is not
-        # idempotent as a whole (creates), so a lost answer is not resent blindly.
-        answer = self.session.request("POST", url, json=body, idempotent=False).json()
+        # No Isolation header, and continue-on-error: each operation stands alone (api-facts §B.5,
+        # §F.1; without the preference BC stops at the first failure). The batch is not idempotent
+        # as a whole (creates), so a lost answer is not resent blindly.
+        answer = self.session.request("POST", url, json=body, idempotent=False,
+                                      headers={"Prefer": "odata.continue-on-error"}).json()
         by_id = {str(r.get("id")): r for r in answer.get("responses", []) if isinstance(r, dict)}
         results: list[WriteResult] = []
         for n, op in enumerate(ops):
@@ -246,7 +248,10 @@ class ErpClient:
             method = body["requests"][n]["method"]
             op_url = f"{self.config.api_root}/{body['requests'][n]['url']}"
             if part is None:
-                err = Retriable(f"{method} {op_url}: no answer in the batch", service="erp", method=method)
+                # BC answers in order and stops at a failure: an op without an answer did not run,
+                # so even a create is resent (api-facts §F.1), never dropped.
+                err = Retriable(f"{method} {op_url}: not executed in the batch", service="erp", method=method,
+                                code=NOT_EXECUTED)
                 results.append(WriteResult(op, error=err))
                 continue
             status = int(part.get("status", 0))

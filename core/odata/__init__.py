@@ -11,7 +11,7 @@ from core.odata.literals import (
     and_, bc_datetime, compare, dv_datetime, dv_in, field_name, guid, literal, or_same_field, parse_datetime,
     query_string, quote, url_with_query,
 )
-from core.odata.retry import CONNECT_FAILED, READ_FAILED, RetryPolicy
+from core.odata.retry import CONNECT_FAILED, NOT_EXECUTED, READ_FAILED, RetryPolicy
 from core.odata.session import DEFAULT_TIMEOUT, ODataSession, is_idempotent
 
 __all__ = [
@@ -19,5 +19,5 @@ __all__ = [
     "parse_multipart", "DUPLICATE_DV", "STALE_BC", "STALE_DV", "classify", "error_for", "parse_retry_after",
     "safe_path", "and_", "bc_datetime", "compare", "dv_datetime", "dv_in", "field_name", "guid", "literal",
     "or_same_field", "parse_datetime", "query_string", "quote", "url_with_query", "CONNECT_FAILED",
-    "READ_FAILED", "RetryPolicy", "DEFAULT_TIMEOUT", "ODataSession", "is_idempotent",
+    "READ_FAILED", "NOT_EXECUTED", "RetryPolicy", "DEFAULT_TIMEOUT", "ODataSession", "is_idempotent",
 ]

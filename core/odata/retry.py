@@ -11,11 +11,12 @@ from dataclasses import dataclass, field, replace
 
 from core.errors import KoppelError, Retriable
 
-__all__ = ["RetryPolicy", "CONNECT_FAILED", "READ_FAILED"]
+__all__ = ["RetryPolicy", "CONNECT_FAILED", "READ_FAILED", "NOT_EXECUTED"]
 
 # Wire-code stand-ins for transport failures (a Retriable with status None).
 CONNECT_FAILED = "ConnectFailed"  # nothing was sent: safe to retry any request
 READ_FAILED = "ReadFailed"  # sent, answer lost: the request may have reached the server
+NOT_EXECUTED = "NotExecuted"  # an operation a batch answered without running it: safe to resend
 
 # Refusals before any work was done: 429 (throttled, api-facts §A.7/§B.7), 503 (BC's queue
 # timed out, Dataverse unavailable). Retrying them is safe even for a POST.
@@ -50,14 +51,14 @@ class RetryPolicy:
     def is_retry(self, error: BaseException, *, idempotent: bool) -> bool:
         """Whether `error` is worth another attempt for a request of this kind.
 
-        Connect failures retry anything (nothing was sent). A lost answer, 502, 504 or another
+        Connect failures and batch operations the server did not run retry anything. A lost answer, 502, 504 or another
         5xx may follow work the server did: retry only idempotent requests (GET, DELETE, PATCH
         with If-Match, PATCH with If-None-Match: * and our own id). 429/503 retry anything.
         """
         if not isinstance(error, Retriable):
             return False
         if error.status is None:
-            return error.code == CONNECT_FAILED or idempotent
+            return error.code in (CONNECT_FAILED, NOT_EXECUTED) or idempotent
         return error.status in _NOT_PROCESSED or idempotent
 
     def increment(self, error: KoppelError, *, idempotent: bool = True) -> RetryPolicy:

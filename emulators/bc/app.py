@@ -32,6 +32,7 @@ class BusinessCentral:
     """The emulated environment: one tenant, one environment, one company."""
 
     name = "bc"
+    retry_after_statuses = frozenset({502, 503})  # api-facts §F.7
 
     def __init__(self, signer: TokenSigner, *, tenant: str, environment: str, company_id: str, audience: str,
                  webhook_debounce_s: float = 30.0, ca_bundle: str | None = None):
@@ -96,7 +97,7 @@ class BusinessCentral:
         user = str(claims.get("appid", ""))
         body = self._body(req)
         if rel.strip("/") == "$batch":
-            answer = run_batch(self, req.method, body, req.header("Isolation"), root, user)
+            answer = run_batch(self, req.method, body, req.header("Isolation"), root, user, req.header("Prefer"))
         else:
             headers = {k.lower(): v for k, v in req.headers.items()}
             answer = run_op(self, Op(req.method, rel, req.query, headers, body, root, req.raw_query, user))

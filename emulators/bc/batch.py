@@ -1,18 +1,18 @@
-"""JSON `$batch` (api-facts §B.5): at most 100 operations; `Isolation: snapshot` makes it all-or-nothing.
+"""JSON `$batch` (api-facts §B.5, §F.1–2): at most 100 operations, run in order.
 
-Without the header each operation runs on its own and reports its own status. With it the batch runs
-as one transaction under the state lock; at the first failing operation every change of the batch is
-rolled back and processing stops. BC's exact answer for that case is not documented, so we chose:
-the failing operation reports its own status and error; the operations before it report
-**424 `BadRequest_BatchRolledBack`** (their changes were undone), and those after it report the same
-424 as not executed. The batch itself answers 200 either way.
+Processing stops at the first failed operation: the operations after it are not executed and have
+no answer in the response, unless the request says `Prefer: odata.continue-on-error` (then every
+operation runs and reports its own status, and `Preference-Applied` says so). Without `Isolation`
+each executed operation keeps its changes. With `Isolation: snapshot` the batch is one transaction
+under the state lock: on a failure the operations before it report their normal status, the failing
+one its error, and nothing is applied (BC dev-itpro `use-odata-batch.md`). The batch answers 200.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from emulators.bc.errors import BadRequest, BatchRolledBack, BcError, MethodNotAllowed
+from emulators.bc.errors import BadRequest, MethodNotAllowed
 from emulators.bc.routes import NO_BODY, Answer, Op, run_op
 from emulators.server import WireError
 
@@ -22,12 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_OPERATIONS", "run_batch"]
 
 MAX_OPERATIONS = 100  # BC operational limits
-
-
-class _Failed(Exception):
-    def __init__(self, index: int):
-        super().__init__(index)
-        self.index = index
 
 
 def _parse_ops(bc: BusinessCentral, body: Any, root: str, user: str) -> list[tuple[Any, Op]]:
@@ -70,28 +64,39 @@ def _wire(op_id: Any, answer: Answer) -> dict[str, Any]:
     return out
 
 
-def _rolled_back(failed_id: Any, executed: bool) -> Answer:
-    what = "was rolled back" if executed else "was not executed"
-    err: BcError = BatchRolledBack(f"The operation {what} because operation '{failed_id}' of the batch failed.")
-    return Answer(err.status, {"error": {"code": err.code, "message": err.message}})
+def _continue_on_error(prefer: str | None) -> bool:
+    return "odata.continue-on-error" in (prefer or "").lower().replace(" ", "").split(",")
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _run_until_failure(bc: BusinessCentral, ops: list[tuple[Any, Op]], keep_going: bool) -> list[Answer]:
+    answers: list[Answer] = []
+    for _, op in ops:
+        answers.append(_answer(bc, op))
+        if answers[-1].status >= 400 and not keep_going:
+            break
+    return answers
 
 
 def run_batch(bc: BusinessCentral, method: str, body: Any, isolation: str | None, root: str,
-              user: str) -> Answer:
+              user: str, prefer: str | None = None) -> Answer:
     if method != "POST":
         raise MethodNotAllowed(f"'{method}' requests for '$batch' are not allowed.")
     ops = _parse_ops(bc, body, root, user)
+    keep_going = _continue_on_error(prefer)
+    headers = {"Preference-Applied": "odata.continue-on-error"} if keep_going else {}
     if (isolation or "").strip().lower() != "snapshot":
-        return Answer(200, {"responses": [_wire(i, _answer(bc, op)) for i, op in ops]})
-    answers: list[Answer] = []
-    try:
-        with bc.state.atomic():
-            for index, (_, op) in enumerate(ops):
-                answers.append(_answer(bc, op))
-                if answers[-1].status >= 400:
-                    raise _Failed(index)
-    except _Failed as failed:
-        failed_id = ops[failed.index][0]
-        answers = [answers[i] if i == failed.index else _rolled_back(failed_id, i < failed.index)
-                   for i in range(len(ops))]
-    return Answer(200, {"responses": [_wire(i, a) for (i, _), a in zip(ops, answers)]})
+        answers = _run_until_failure(bc, ops, keep_going)
+    else:
+        answers = []
+        try:
+            with bc.state.atomic():
+                answers = _run_until_failure(bc, ops, keep_going)
+                if any(a.status >= 400 for a in answers):
+                    raise _Rollback  # the transaction: nothing of the batch is applied
+        except _Rollback:
+            pass
+    return Answer(200, {"responses": [_wire(i, a) for (i, _), a in zip(ops, answers)]}, headers)

@@ -13,7 +13,7 @@ __all__ = [
     "BcError", "BadRequest", "InvalidRequestUrl", "EnvironmentNotFound", "QuerySyntaxError", "ResourceNotFound", "RecordNotFound",
     "CompanyNotFound", "ReadOnlyProperty", "InvalidToken", "RequiredParamNotProvided", "EntityChanged",
     "MethodNotAllowed", "EntityWithSameKeyExists", "InvalidTableRelation", "StringExceededLength",
-    "DialogException", "TooManyRequests", "InvalidCredentials", "PageSizeTooLarge", "BatchRolledBack",
+    "DialogException", "TooManyRequests", "InvalidCredentials", "PageSizeTooLarge",
 ]
 
 
@@ -138,10 +138,3 @@ class PageSizeTooLarge(BcError):
 
     status = 413
     code = "BadRequest_RequestEntityTooLarge"
-
-
-class BatchRolledBack(BcError):
-    """Our choice for the other operations of a failed `Isolation: snapshot` batch (see batch.py)."""
-
-    status = 424
-    code = "BadRequest_BatchRolledBack"

@@ -26,6 +26,7 @@ __all__ = ["MAX_PAGE_SIZE", "ListQuery", "Page", "parse_list_query", "read_page"
 MAX_PAGE_SIZE = 20_000  # api-facts §B.4: fixed online; larger odata.maxpagesize → 413
 _KNOWN_OPTIONS = frozenset({"$filter", "$orderby", "$select", "$top", "$skip", "$skiptoken", "$count",
                             "$schemaversion", "$format"})
+_UNEMULATED = frozenset({"$expand", "$apply", "$compute", "$search"})  # real BC answers these; we do not
 _MAXPAGE_RE = re.compile(r"odata\.maxpagesize\s*=\s*(\S+)", re.IGNORECASE)
 
 
@@ -101,6 +102,8 @@ def _check_fields(spec: EntitySpec, names: list[str]) -> None:
 def parse_list_query(spec: EntitySpec, query: dict[str, str], prefer: str | None) -> ListQuery:
     """The query options of a list GET; raises BC's 400 (or 413 for a too-large page) when wrong."""
     unknown = [k for k in query if k.startswith("$") and k not in _KNOWN_OPTIONS]
+    if unknown and unknown[0] in _UNEMULATED:
+        raise BadRequest(f"The query parameter '{unknown[0]}' is not supported by this emulator.")
     if unknown:
         raise BadRequest(f"The query parameter '{unknown[0]}' is not supported.")
     try:

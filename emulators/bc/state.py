@@ -19,7 +19,7 @@ from typing import Any
 
 from emulators.bc.entities import BLANK_GUID, ENTITIES, EntitySpec, blank_record
 from emulators.bc.errors import (
-    EntityChanged, EntityWithSameKeyExists, InvalidTableRelation, InvalidToken, RecordNotFound,
+    DialogException, EntityChanged, EntityWithSameKeyExists, InvalidTableRelation, InvalidToken, RecordNotFound,
     RequiredParamNotProvided,
 )
 from emulators.bc.validate import check_body
@@ -180,6 +180,7 @@ class BcState:
     def create(self, entity: str, body: Any, by: str) -> dict[str, Any]:
         spec = ENTITIES[entity]
         changes = check_body(spec, body)
+        _check_page_rules(entity, changes)
         with self.atomic():
             table = self.tables[entity]
             rec = blank_record(spec)
@@ -189,6 +190,8 @@ class BcState:
                 rec[spec.key_field] = self._next_key(table)
             self._check_unique(table, rec[spec.key_field])
             self._apply_rules(entity, rec, changes, None)
+            if entity == "customers" and "displayName" not in changes:  # the page's OnInsertRecord
+                raise DialogException('A "displayName" must be provided.')
             rec = self.stamp(rec)
             self._insert(table, rec)
             self.modified_by[rec["id"]] = by
@@ -199,6 +202,8 @@ class BcState:
                person: bool = False, at: str | None = None) -> dict[str, Any]:
         spec = ENTITIES[entity]
         changes = check_body(spec, body, person=person)
+        if not person:
+            _check_page_rules(entity, changes)
         with self.atomic():
             table = self.tables[entity]
             old = self.get(entity, record_id)
@@ -307,3 +312,10 @@ class BcState:
                        if r["type"] == "Person" and r["companyNumber"] == old["number"]]:
             changed = dict(person, companyNumber=new["number"], companyName=new["displayName"])
             self._replace(table, person, self.stamp(changed))
+
+
+def _check_page_rules(entity: str, changes: dict[str, Any]) -> None:
+    """The API page's field validation (ALAppExtensions APIV2Customers.Page.al, api-facts §F.5): a
+    customer refuses a blank `displayName`; `create` also needs one to be given at all."""
+    if entity == "customers" and "displayName" in changes and not str(changes["displayName"]).strip():
+        raise DialogException('The blank "displayName" is not allowed.')

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from emulators.dataverse.body import fields_from_body
 from emulators.dataverse.errors import BadRequest, DataverseError, ObjectDoesNotExist
+from emulators.dataverse.query import MAX_PAGE
 from emulators.dataverse.schema import TABLES, Table, table_for
 from emulators.dataverse.seed import PEOPLE, create_reference_data, seed_rows
 from emulators.server import Request, Response, json_response
@@ -60,6 +61,14 @@ def _serve(dv: Dataverse, req: Request, action: str) -> Response | None:
     if action == "reset" and method == "POST":
         dv.reset()
         return Response(204)
+    if action == "paging" and method == "POST":  # {"repeat": n, "maxPage": m}: the paging fault mode
+        data = req.json() or {}
+        dv.lister.repeat = int(data.get("repeat", 0))
+        dv.lister.max_page = int(data.get("maxPage", MAX_PAGE))
+        return json_response(200, {"repeat": dv.lister.repeat, "maxPage": dv.lister.max_page})
+    if action == "clock" and method == "POST":  # {"advanceS": n}: move the emulator's clock on
+        dv.clock_offset_s += float((req.json() or {}).get("advanceS", 0))
+        return json_response(200, {"offsetS": dv.clock_offset_s})
     if action == "seed" and method == "POST":
         data = req.json()
         table = _table(data["entity"])

@@ -1,14 +1,16 @@
 """The Dataverse Web API v9.2 emulator's HTTP surface: routes, auth, headers, serialisation (api-facts §A, §E.1).
 
-Not emulated: `$expand`, `$apply`, `$search`, FetchXML and `?sql=`, `$metadata` CSDL, include-annotations
+Not emulated (and refused with 400 "not supported by this emulator", where a query option): `$expand`,
+`$apply`, `$search`, FetchXML and `?sql=`, `$metadata` CSDL, include-annotations
 (formatted values), ownership and security roles (any valid token's app is a user with every right),
-plug-ins other than webhooks, the execution-time budget (§A.7 0x80072321), the 7-day expiry of delta
-tokens, string length limits, product lifecycle (new products are Active, not Draft), customisation
+plug-ins other than webhooks, the execution-time budget (§A.7 0x80072321), string length limits, product
+lifecycle (new products are Active, not Draft), customisation
 (EntityDefinitions are read-only), BulkDelete and DeleteMultiple, file columns, and `Location` headers.
 """
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -18,12 +20,13 @@ from emulators.dataverse.body import API_PREFIX, fields_from_body, parse_key
 from emulators.dataverse.bulk import ACTIONS, run_bulk
 from emulators.dataverse.delta import count_changes, parse_delta_token, read_changes
 from emulators.dataverse.errors import (
-    BadRequest, ConcurrencyLimitExceeded, MethodNotAllowed, ObjectDoesNotExist, QueryNotSupported,
+    BadRequest, ConcurrencyLimitExceeded, MethodNotAllowed, ObjectDoesNotExist,
     RequestsLimitExceeded, Unauthorized,
 )
 from emulators.dataverse.metadata import read_metadata
 from emulators.dataverse.query import (
-    MAX_PAGE, Lister, Prefer, cookie_of, parse_list_query, parse_prefer, parse_select_option, shape, strip_option,
+    MAX_PAGE, Lister, Prefer, cookie_of, parse_list_query, parse_prefer, parse_select_option, refuse_unemulated,
+    shape, strip_option,
 )
 from emulators.dataverse.schema import BY_SET, Table
 from emulators.dataverse.seed import BU_ID, ORG_ID, ensure_app_user
@@ -46,6 +49,7 @@ class Dataverse:
     """One Dataverse organisation behind `/api/data/v9.2/`."""
 
     name = "dataverse"
+    retry_after_statuses: frozenset[int] = frozenset()
 
     def __init__(self, signer: TokenSigner, *, ca_bundle: str | None = None, client_id: str | None = None,
                  audience: str = ""):
@@ -57,10 +61,15 @@ class Dataverse:
         self.webhooks = Dispatcher(ca_bundle, ORG_ID, BU_ID)
         self.store.on_commit = self.webhooks.publish
         self.on_request: Callable[[Request], None] | None = None
+        self.clock_offset_s = 0.0  # moved by POST /_admin/clock, for delta-token expiry
         reset_data(self)
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset_s
 
     # -- the Service protocol ------------------------------------------------------------------
     def reset(self) -> None:
+        self.clock_offset_s = 0.0
         reset_data(self)
 
     def close(self) -> None:
@@ -123,6 +132,7 @@ class Dataverse:
         if m is None or table is None:
             raise ObjectDoesNotExist(f"Resource not found for the segment '{rest.split('(')[0]}'.")
         key_text, tail = m.group(2), m.group(3)
+        refuse_unemulated(req.query)
         prefer = parse_prefer(req.headers.get_all("Prefer") or [])
         if key_text is None and tail is None:
             if req.method == "GET":
@@ -184,8 +194,6 @@ class Dataverse:
         return self._written(req, table, row, prefer, 200, base)
 
     def _retrieve(self, req: Request, table: Table, key: KeySpec, base: str) -> Response:
-        if "$expand" in req.query:
-            raise QueryNotSupported("The emulator does not support $expand.")
         select = parse_select_option(table, req.query.get("$select"))
         ident = self.store.resolve(table, key)
         row = self.store.get(table, ident) if ident else None
@@ -201,7 +209,7 @@ class Dataverse:
     def _list(self, req: Request, table: Table, prefer: Prefer, base: str) -> Response:
         tracking = prefer.track_changes or "$deltatoken" in req.query
         q = parse_list_query(table, req.query, tracking=tracking)
-        size = min(prefer.max_page or MAX_PAGE, MAX_PAGE)  # §A.3: capped at 5,000
+        size = min(prefer.max_page or MAX_PAGE, MAX_PAGE, self.lister.max_page)  # §A.3: capped at 5,000
         applied = [f"odata.maxpagesize={size}"] if prefer.max_page else []
         cols = f"({','.join(q.select)})" if q.select else ""
         link_base = f"{req.base_url}{req.path}?"
@@ -209,8 +217,9 @@ class Dataverse:
             if not table.change_tracking:
                 raise BadRequest(f"Change tracking is not enabled for the entity '{table.logical_name}'.")
             token = req.query.get("$deltatoken")
-            since = parse_delta_token(token) if token is not None else None
-            page = read_changes(self.store, table, base, q.select, since, req.query.get("$skiptoken"), size)
+            since = parse_delta_token(token, self.now()) if token is not None else None
+            page = read_changes(self.store, table, base, q.select, since, req.query.get("$skiptoken"), size,
+                                self.now())
             out: dict[str, object] = {
                 "@odata.context": f"{base}/$metadata#{table.entity_set}{cols}" + ("/$delta" if token else ""),
                 "value": page.items}
@@ -236,7 +245,7 @@ class Dataverse:
     def _count(self, req: Request, table: Table) -> Response:
         token = req.query.get("$deltatoken")
         if token is not None:
-            n = count_changes(self.store, table, parse_delta_token(token))
+            n = count_changes(self.store, table, parse_delta_token(token, self.now()))
         else:
             q = parse_list_query(table, {k: v for k, v in req.query.items() if k == "$filter"}, tracking=False)
             n = min(len(self.lister.matching(table, q)[0]), MAX_PAGE)

@@ -1,6 +1,8 @@
 """Bulk actions (api-facts §A.6): CreateMultiple, UpdateMultiple, UpsertMultiple, each one transaction.
 
 `@odata.type` is mandatory on every target; any failing target rolls the whole call back.
+A key repeated in the Targets of UpsertMultiple fails the whole call; UpdateMultiple applies the
+first target with an id and ignores its repeats (api-facts §F.3, `bulk-operations.md`).
 """
 from __future__ import annotations
 
@@ -42,11 +44,16 @@ def _upsert_key(table: Table, target: dict[str, Any], fields: dict[str, Any]) ->
     return ident if isinstance(ident, str) else None
 
 
+def _key_text(key: KeySpec) -> str:
+    return key.lower() if isinstance(key, str) else repr(sorted((k, str(v).lower()) for k, v in key.items()))
+
+
 def run_bulk(store: Store, table: Table, action: str, body: Any, user_id: str) -> list[str]:
     """Apply the action to every target in one transaction; the ids written, in target order."""
     targets = _targets(table, body)
     at = now_iso()
     ids: list[str] = []
+    seen: set[str] = set()
     pid = table.primary_id
     with store.transaction() as txn:
         for target in targets:
@@ -57,9 +64,17 @@ def run_bulk(store: Store, table: Table, action: str, body: Any, user_id: str) -
                 ident = fields.get(pid)
                 if not isinstance(ident, str):
                     raise BadRequest(f"Every target of UpdateMultiple needs its primary key '{pid}'.")
+                if ident.lower() in seen:
+                    continue  # the first target with this id wins; the repeats are ignored
+                seen.add(ident.lower())
                 row = store.update(txn, table, ident, fields, user_id, at)
             else:
                 key = _upsert_key(table, target, fields)
+                if key is not None and _key_text(key) in seen:
+                    raise BadRequest(f"Targets[{len(ids)}]: the key {key!r} occurs more than once in "
+                                     "Targets; UpsertMultiple needs each record at most once.")
+                if key is not None:
+                    seen.add(_key_text(key))
                 if key is None:
                     row = store.create(txn, table, fields, user_id, at)
                 else:

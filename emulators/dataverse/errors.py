@@ -26,6 +26,12 @@ class BadRequest(DataverseError):
     code = "0x80060888"
 
 
+class ExpiredVersionStamp(DataverseError):
+    """A change-tracking delta token older than ExpireChangeTrackingInDays (api-facts §F.4)."""
+
+    code = "0x80044352"
+
+
 class QueryNotSupported(DataverseError):
     """A query option Dataverse refuses ($skip, $filter with track-changes …)."""
 

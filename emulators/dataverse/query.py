@@ -18,8 +18,8 @@ from emulators.dataverse.schema import Table
 from emulators.dataverse.state import Store
 from emulators.odata_query import QueryError, parse_filter, parse_orderby, parse_select, sort_records
 
-__all__ = ["MAX_PAGE", "Prefer", "ListQuery", "parse_prefer", "parse_list_query", "shape", "Lister",
-           "strip_option", "cookie_of", "parse_cookie"]
+__all__ = ["MAX_PAGE", "Prefer", "ListQuery", "parse_prefer", "parse_list_query", "refuse_unemulated", "shape",
+           "Lister", "strip_option", "cookie_of", "parse_cookie"]
 
 MAX_PAGE = 5000  # §A.3: rows per page, default and cap
 _KNOWN = {"$select", "$filter", "$orderby", "$top", "$count", "$skiptoken", "$deltatoken"}
@@ -82,6 +82,17 @@ def parse_select_option(table: Table, text: str | None) -> tuple[str, ...] | Non
         if name not in table.readable:
             raise unknown_property(table, name)
     return tuple(dict.fromkeys((*names, table.primary_id)))
+
+
+# Options real Dataverse answers and this emulator does not: refuse them, so no test passes on a
+# silently wrong answer (api-facts §F; issue 9.6). Names are case-sensitive, as in Dataverse.
+UNEMULATED = ("$expand", "$apply", "$search", "$compute", "fetchXml", "savedQuery", "userQuery", "sql")
+
+
+def refuse_unemulated(query: dict[str, str]) -> None:
+    for name in query:
+        if name in UNEMULATED or name.startswith("@"):  # `@p` parameter aliases are not emulated either
+            raise QueryNotSupported(f"The query option '{name}' is not supported by this emulator.")
 
 
 def parse_list_query(table: Table, query: dict[str, str], *, tracking: bool) -> ListQuery:
@@ -162,9 +173,14 @@ class Lister:
     def __init__(self, store: Store):
         self.store = store
         self._cache: dict[tuple[str, str, str], tuple[int, list[Row], dict[str, int]]] = {}
+        # Fault mode (api-facts §F.6): paging ordered by a non-unique column can return a row on two
+        # pages; `repeat` rows of the previous page come again at the top of the next one.
+        self.repeat = 0
+        self.max_page = MAX_PAGE  # a server may page smaller than the client asks
 
     def clear(self) -> None:
         self._cache.clear()
+        self.repeat, self.max_page = 0, MAX_PAGE
 
     def matching(self, table: Table, q: ListQuery) -> tuple[list[Row], dict[str, int]]:
         key = (table.logical_name, q.filter_text, q.orderby_text)
@@ -196,6 +212,8 @@ class Lister:
         if skiptoken:
             number, inner = parse_cookie(skiptoken)
             start = self._resume(table, q, rows, index, inner)
+            if q.orderby:
+                start = max(0, start - self.repeat)
         end = start + size
         if limit is not None:
             end = min(end, limit)

@@ -35,6 +35,7 @@ class Client:
 
 class EntraId:
     name = "entra"
+    retry_after_statuses: frozenset[int] = frozenset()
 
     def __init__(self, signer: TokenSigner, tenant: str, clients: list[Client], token_ttl_s: int = 3600):
         self.signer = signer

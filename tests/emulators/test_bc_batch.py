@@ -8,8 +8,10 @@ from tests.emulators.test_bc_support import Bc, bc_client
 __all__ = ["bc_client"]
 
 
-def _batch(bc: Bc, ops: list[dict[str, Any]], snapshot: bool = False) -> Any:
+def _batch(bc: Bc, ops: list[dict[str, Any]], snapshot: bool = False, keep_going: bool = True) -> Any:
     headers = {"Isolation": "snapshot"} if snapshot else {}
+    if keep_going:
+        headers["Prefer"] = "odata.continue-on-error"
     return bc.request("POST", f"{bc.root}/$batch", json={"requests": ops}, headers=headers)
 
 
@@ -44,6 +46,28 @@ class TestBatch:
         assert statuses == [201, 400]
         assert [r["displayName"] for r in bc.admin("GET", "records/customers").json()["value"]] == ["Kept"]
 
+    def test_without_the_preference_processing_stops_at_the_first_failure(self, bc: Bc) -> None:
+        company = bc.stack.info.bc_company_id
+        ops = [
+            {"id": "1", "method": "POST", "url": f"companies({company})/customers", "body": {"displayName": "Kept"}},
+            {"id": "2", "method": "POST", "url": f"companies({company})/customers", "body": {"balanceDue": 1}},
+            {"id": "3", "method": "POST", "url": f"companies({company})/customers", "body": {"displayName": "Never"}},
+        ]
+        resp = _batch(bc, ops, keep_going=False)
+        assert resp.status_code == 200 and "Preference-Applied" not in resp.headers
+        assert [(r["id"], r["status"]) for r in resp.json()["responses"]] == [("1", 201), ("2", 400)]
+        assert [r["displayName"] for r in bc.admin("GET", "records/customers").json()["value"]] == ["Kept"]
+
+    def test_continue_on_error_runs_every_operation_and_says_so(self, bc: Bc) -> None:
+        company = bc.stack.info.bc_company_id
+        ops = [
+            {"id": "1", "method": "POST", "url": f"companies({company})/customers", "body": {"balanceDue": 1}},
+            {"id": "2", "method": "POST", "url": f"companies({company})/customers", "body": {"displayName": "Ran"}},
+        ]
+        resp = _batch(bc, ops)
+        assert resp.headers["Preference-Applied"] == "odata.continue-on-error"
+        assert [r["status"] for r in resp.json()["responses"]] == [400, 201]
+
     def test_more_than_100_operations_are_refused(self, bc: Bc) -> None:
         company = bc.stack.info.bc_company_id
         ops = [{"id": str(i), "method": "POST", "url": f"companies({company})/customers",
@@ -65,13 +89,12 @@ class TestBatch:
              "body": {"displayName": "x" * 101}},
             {"id": "4", "method": "POST", "url": f"companies({company})/customers", "body": {"displayName": "Never"}},
         ]
-        resp = _batch(bc, ops, snapshot=True)
+        resp = _batch(bc, ops, snapshot=True, keep_going=False)
         assert resp.status_code == 200
         answers = resp.json()["responses"]
-        assert [a["status"] for a in answers] == [424, 424, 400, 424]
+        # earlier operations their normal status, the failing one its error, later ones not run
+        assert [a["status"] for a in answers] == [201, 200, 400]
         assert answers[2]["body"]["error"]["code"] == "Application_StringExceededLength"
-        assert "rolled back" in answers[0]["body"]["error"]["message"]
-        assert "not executed" in answers[3]["body"]["error"]["message"]
         records = bc.admin("GET", "records/customers").json()["value"]
         assert [(r["displayName"], r["@odata.etag"]) for r in records] == [("Untouched", existing["@odata.etag"])]
         # the number series was rolled back too: the next customer gets the number "Gone" had

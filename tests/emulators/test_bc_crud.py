@@ -139,6 +139,17 @@ class TestFieldRules:
         assert resp.status_code == 400
         assert _code(resp) == "BadRequest"
 
+    def test_a_customer_needs_a_display_name(self, bc: Bc) -> None:
+        missing = bc.post("customers", {"city": "Aarhus"})
+        assert missing.status_code == 400 and _code(missing) == "Application_DialogException"
+        assert missing.json()["error"]["message"].startswith('A "displayName" must be provided.')
+        assert bc.post("customers", {"displayName": "  "}).status_code == 400
+        assert bc.admin("GET", "records/customers").json()["value"] == []
+        made = bc.create("customers", {"displayName": "Named"})
+        blank = bc.patch(f"customers({made['id']})", {"displayName": ""}, made["@odata.etag"])
+        assert blank.status_code == 400 and "blank" in blank.json()["error"]["message"]
+        assert bc.create("vendors", {"city": "Aarhus"})["displayName"] == ""  # only the customers page checks
+
     def test_number_comes_from_the_series_and_must_be_unique(self, bc: Bc) -> None:
         first = bc.create("customers", {"displayName": "One"})
         second = bc.create("customers", {"displayName": "Two"})

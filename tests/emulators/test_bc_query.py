@@ -27,6 +27,10 @@ def _read_all(bc: Bc, path: str, page_size: int) -> tuple[list[dict[str, Any]], 
 
 
 class TestFilter:
+    def test_options_not_emulated_are_refused(self, bc: Bc) -> None:
+        resp = bc.get("customers?$expand=paymentTerm")
+        assert resp.status_code == 400 and "not supported by this emulator" in resp.json()["error"]["message"]
+
     def test_or_across_distinct_fields_is_refused(self, bc: Bc) -> None:
         resp = bc.get("customers?$filter=displayName eq 'a' or city eq 'b'")
         assert resp.status_code == 400

@@ -161,3 +161,22 @@ class TestBulk:
         assert [r["name"] for r in api.rows()] == ["A"]
         ok = api.bulk("UpdateMultiple", [{"@odata.type": TYPE, "accountid": ident, "name": "B"}])
         assert ok.status_code == 204 and [r["name"] for r in api.rows()] == ["B"]
+
+    def test_upsert_multiple_with_a_repeated_key_fails_the_whole_call(self, api: Api) -> None:
+        ident = "2e0d8a4c-1b3f-4e5d-9c7a-6b8d0f2e4a1c"
+        resp = api.bulk("UpsertMultiple", [
+            {"@odata.type": TYPE, "@odata.id": "accounts(accountnumber='K0')", "name": "a"},
+            {"@odata.type": TYPE, "accountid": ident, "name": "b"},
+            {"@odata.type": TYPE, "accountid": ident.upper(), "name": "c"}])
+        assert resp.status_code == 400 and "more than once" in resp.json()["error"]["message"]
+        assert api.rows() == []
+        again = api.bulk("UpsertMultiple", [
+            {"@odata.type": TYPE, "@odata.id": "accounts(accountnumber='K0')", "name": "a"},
+            {"@odata.type": TYPE, "@odata.id": "accounts(accountnumber='K0')", "name": "b"}])
+        assert again.status_code == 400 and api.rows() == []
+
+    def test_update_multiple_with_a_repeated_id_applies_the_first(self, api: Api) -> None:
+        ident = api.bulk("CreateMultiple", [{"@odata.type": TYPE, "name": "A"}]).json()["Ids"][0]
+        resp = api.bulk("UpdateMultiple", [{"@odata.type": TYPE, "accountid": ident, "name": "First"},
+                                           {"@odata.type": TYPE, "accountid": ident, "name": "Second"}])
+        assert resp.status_code == 204 and [r["name"] for r in api.rows()] == ["First"]

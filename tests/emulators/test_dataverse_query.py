@@ -53,6 +53,17 @@ class TestOptions:
         assert resp.status_code == 400
         assert resp.json()["error"]["message"] == "The query parameter $skip is not supported"
 
+    @pytest.mark.parametrize("query", [
+        "accounts?fetchXml=%3Cfetch%2F%3E", "accounts?sql=SELECT%20name%20FROM%20account", "accounts?savedQuery=x",
+        "accounts?$expand=primarycontactid", "accounts?$apply=groupby((name))", "accounts?$search=a",
+        "accounts(2e0d8a4c-1b3f-4e5d-9c7a-6b8d0f2e4a1c)?$expand=primarycontactid", "accounts?$filter=name%20eq%20@p&@p='a'",
+    ])
+    def test_options_not_emulated_are_refused_not_ignored(self, dv: Client, query: str) -> None:
+        dv.seed("accounts", 2)
+        resp = dv.get(query)
+        assert resp.status_code == 400, resp.text
+        assert "not supported by this emulator" in resp.json()["error"]["message"]
+
     def test_option_names_are_case_sensitive(self, dv: Client) -> None:
         assert dv.get("accounts?$Select=name").status_code == 400
 
@@ -104,6 +115,15 @@ class TestPaging:
         assert sorted(seen) == sorted(ids)
         assert len(seen) == len(set(seen))
 
+    def test_paging_repeats_fault_mode_returns_a_row_on_two_pages(self, dv: Client) -> None:
+        ids = dv.seed("accounts", 25)
+        requests.post(f"{dv.admin}/paging", json={"repeat": 1, "maxPage": 10}, timeout=10).raise_for_status()
+        pages = [[str(r["accountid"]) for r in body["value"]]  # type: ignore[attr-defined]
+                 for body in dv.pages("accounts?$select=name&$orderby=name", "odata.maxpagesize=5000")]
+        assert [len(p) for p in pages] == [10, 10, 7]  # capped at 10, each later page repeating one row
+        assert pages[1][0] == pages[0][-1] and pages[2][0] == pages[1][-1]
+        assert sorted(set(sum(pages, []))) == sorted(ids)
+
     def test_top_is_ignored_when_maxpagesize_is_given(self, dv: Client) -> None:
         dv.seed("accounts", 30)
         assert len(dv.get("accounts?$top=3").json()["value"]) == 3
@@ -134,6 +154,18 @@ class TestChangeTracking:
         ident = dv.seed("accounts", 1, seed=9)[0]
         requests.delete(f"{dv.admin}/records/accounts/{ident}", timeout=10).raise_for_status()
         assert [v.get("reason") for v in dv.get(delta).json()["value"]] == ["deleted"]
+
+    def test_a_delta_token_expires_after_seven_days(self, dv: Client) -> None:
+        delta = str(dv.get("accounts", "odata.track-changes").json()["@odata.deltaLink"])
+        clock = f"{dv.admin}/clock"
+        requests.post(clock, json={"advanceS": 7 * 86_400 - 60}, timeout=10).raise_for_status()
+        assert dv.get(delta).status_code == 200  # still young enough
+        requests.post(clock, json={"advanceS": 120}, timeout=10).raise_for_status()
+        resp = dv.get(delta)
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "0x80044352"
+        assert "full sync" in resp.json()["error"]["message"]
+        fresh = dv.get("accounts", "odata.track-changes").json()["@odata.deltaLink"]  # a full read starts over
+        assert dv.get(str(fresh)).status_code == 200
 
     def test_large_delta_is_paged(self, dv: Client) -> None:
         delta = str(dv.get("accounts", "odata.track-changes").json()["@odata.deltaLink"])

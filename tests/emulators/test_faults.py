@@ -3,6 +3,8 @@ stalls and concurrency caps, each deterministic and switchable at run time throu
 from __future__ import annotations
 
 import concurrent.futures
+import socket
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ class SlowService:
     """A service whose every request takes `delay` seconds, counting how many run at once."""
 
     name = "slow"
+    retry_after_statuses: frozenset[int] = frozenset()
 
     def __init__(self, delay: float):
         self.delay = delay
@@ -81,6 +84,30 @@ class TestConcurrencyCap:
         assert service.peak == 2
 
 
+class TestTransport:
+    """The emulators must never be what a benchmark measures."""
+
+    def test_a_small_get_on_a_reused_connection_takes_a_few_ms(self, certs: Certificates) -> None:
+        # Nagle plus delayed ACKs held each answer ~40 ms before TCP_NODELAY
+        for server in serve(SlowService(0.0), certs):
+            with requests.Session() as http:
+                times = []
+                for _ in range(30):
+                    start = time.perf_counter()
+                    assert http.post(f"{server.url}/x", json={"a": 1}, verify=str(certs.ca_path), timeout=10).status_code == 200
+                    times.append(time.perf_counter() - start)
+        assert statistics.median(times[5:]) < 0.015
+
+    def test_an_idle_connection_does_not_block_a_fresh_request(self, certs: Certificates) -> None:
+        # the TLS handshake ran on the accept thread: one silent client held up every new one
+        for server in serve(SlowService(0.0), certs):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+                time.sleep(0.2)  # accepted, never says hello
+                start = time.perf_counter()
+                status = requests.get(f"{server.url}/x", verify=str(certs.ca_path), timeout=5).status_code
+                assert status == 200 and time.perf_counter() - start < 2.0
+
+
 class TestFaults:
     @pytest.fixture(name="bc_url")
     def _bc_url(self, fresh_stack: Stack) -> str:
@@ -103,6 +130,15 @@ class TestFaults:
         first, second = run(), run()
         assert first == second
         assert 504 in first and 401 in first  # 401: no token, but the request got through
+
+    def test_bc_sends_retry_after_on_503_as_documented(self, fresh_stack: Stack) -> None:
+        bc_url, dv_url = fresh_stack.info.bc_url, fresh_stack.info.dataverse_url
+        for url in (bc_url, dv_url):
+            self.set_faults(url, failShare=1.0, failStatus=503, retryAfterS=7)
+        bc = requests.get(f"{bc_url}/v2.0/x", timeout=10)
+        assert bc.status_code == 503 and bc.headers["Retry-After"] == "7"  # api-facts §F.7
+        dv = requests.get(f"{dv_url}/api/data/v9.2/accounts", timeout=10)
+        assert dv.status_code == 503 and "Retry-After" not in dv.headers
 
     def test_stall_holds_only_the_next_requests(self, bc_url: str) -> None:
         self.set_faults(bc_url, stallNext=1, stallS=1.0)

@@ -103,6 +103,18 @@ class TestReads:
         assert len(first.records) == 5 and first.deleted_ids == ()
         assert [(r.id, r.fields["name"]) for r in second.records] == [(ids[0], "Tracked")]
         assert second.deleted_ids == (ids[1],) and second.next_delta_link != first.next_delta_link
+        assert not second.full
+
+    def test_an_expired_delta_link_recovers_with_a_full_read(self, crm: CrmClient, fresh_stack: Stack) -> None:
+        # Arrange: a link older than ExpireChangeTrackingInDays (7 days, api-facts §F.4)
+        seed(fresh_stack, 3)
+        first = crm.read_changes("accounts", "accountid", ["name"])
+        admin(fresh_stack, "clock", {"advanceS": 8 * 86_400})
+        # Act
+        again = crm.read_changes("accounts", "accountid", ["name"], first.next_delta_link)
+        # Assert: every row again, flagged as a full read, and a fresh link that works
+        assert again.full and len(again.records) == 3 and again.deleted_ids == ()
+        assert crm.read_changes("accounts", "accountid", ["name"], again.next_delta_link).records == ()
 
 
 class TestWrites:
@@ -168,6 +180,18 @@ class TestWrites:
         assert len(created) == 3
         assert api_requests(fresh_stack) == {"POST /accounts/Microsoft.Dynamics.CRM.UpsertMultiple": 3,
                                              "POST /contacts/Microsoft.Dynamics.CRM.CreateMultiple": 1}
+
+    def test_upsert_multiple_never_sends_a_repeated_id(self, crm: CrmClient, fresh_stack: Stack) -> None:
+        # Arrange: the same row twice, once in upper case (Dataverse fails the whole call on a repeat)
+        ident = new_id()
+        rows = [{"accountid": ident, "name": "First", "telephone1": "555"}, {"accountid": new_id(), "name": "Other"},
+                {"accountid": ident.upper(), "name": "Last"}]
+        # Act
+        crm.upsert_multiple("accounts", "account", "accountid", rows)
+        # Assert: one target per id, later values winning
+        found = {r["accountid"]: r for r in admin(fresh_stack, "records/accounts", method="GET")["value"]}
+        assert len(found) == 2
+        assert (found[ident]["name"], found[ident]["telephone1"]) == ("Last", "555")
 
 
 class TestFaults:

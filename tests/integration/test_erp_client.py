@@ -143,6 +143,43 @@ class TestWrites:
         assert api_requests(fresh_stack) == {"POST /$batch": 1}
         assert results[4].ok and erp.get("customers", ids[2]) is None
 
+    def test_operations_a_batch_did_not_run_are_resent_never_dropped(self, erp: ErpClient,
+                                                                     fresh_stack: Stack) -> None:
+        # Arrange: a BC that ignores `odata.continue-on-error` stops at the stale first update (§F.1)
+        ids = seed(fresh_stack, 2)
+        current = erp.read_by_ids("customers", ids, ["displayName"])
+        erp.update("customers", ids[0], str(current[ids[0]].etag), {"displayName": "Changed meanwhile"})
+        send = erp.session.request
+
+        def without_preference(method: str, url: str, **kw: Any) -> Any:
+            kw["headers"] = {k: v for k, v in (kw.get("headers") or {}).items() if k != "Prefer"}
+            return send(method, url, **kw)
+
+        erp.session.request = without_preference  # type: ignore[method-assign]
+        ops = [
+            WriteOp("update", "customers", ids[0], current[ids[0]].etag, {"displayName": "Stale"}, ref="a"),
+            WriteOp("create", "customers", values={"displayName": "Created after"}, ref="b"),
+            WriteOp("update", "customers", ids[1], current[ids[1]].etag, {"displayName": "Updated after"}, ref="c"),
+        ]
+        admin(fresh_stack, "requests", method="DELETE")
+        # Act
+        results = erp.apply_batch(ops)
+        # Assert: the ops after the failure went again in a second batch and landed
+        assert isinstance(results[0].error, StaleWrite)
+        assert results[1].ok and results[2].ok
+        names = sorted(r["displayName"] for r in admin(fresh_stack, "records/customers", method="GET")["value"])
+        assert names == ["Changed meanwhile", "Created after", "Updated after"]
+        assert api_requests(fresh_stack) == {"POST /$batch": 2}
+
+    def test_batch_sends_continue_on_error(self, erp: ErpClient, fresh_stack: Stack) -> None:
+        seen: list[dict[str, str]] = []
+        fresh_stack.bc.on_request = lambda req: seen.append(dict(req.headers.items()))
+        try:
+            erp.apply_batch([WriteOp("create", "customers", values={"displayName": "One"})])
+        finally:
+            fresh_stack.bc.on_request = None
+        assert seen[-1]["Prefer"] == "odata.continue-on-error"
+
     def test_batches_split_at_100(self, erp: ErpClient, fresh_stack: Stack) -> None:
         admin(fresh_stack, "requests", method="DELETE")
         results = erp.apply_batch([WriteOp("create", "customers", values={"displayName": f"N{i}"}) for i in range(150)])
