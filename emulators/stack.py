@@ -117,9 +117,8 @@ def start_stack(
         # api-facts §B.7: 5 processing, up to 95 queued, then 429.
         "bc": EmulatorServer(bc, ctx, host=host, port=bc_port, concurrency_cap=5, queue_limit=95,
                              over_cap=bc.too_many_requests),
-        # api-facts §A.7: 52 concurrent, refused at once past that.
-        "dataverse": EmulatorServer(dataverse, ctx, host=host, port=dataverse_port, concurrency_cap=52,
-                                    queue_limit=0, over_cap=dataverse.too_many_concurrent),
+        # api-facts §A.7: 52 concurrent per user, refused at once past that (counted by the service).
+        "dataverse": EmulatorServer(dataverse, ctx, host=host, port=dataverse_port),
     }
     dataverse.audience = servers["dataverse"].url
     for server in servers.values():

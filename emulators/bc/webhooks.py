@@ -251,14 +251,16 @@ class WebhookHub:
                 due = [e for e, w in self._windows.items() if force or now - w.opened >= self.debounce_s]
                 batches = [(e, self._windows.pop(e)) for e in due]
                 targets = {e: [s for sid, s in self.subscriptions.items() if self._entity.get(sid) == e] for e in due}
-            posts = 0
+            # One POST per notification URL carries every due subscription's items (BC does, §F.9).
+            by_url: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
             for entity, window in batches:
                 for sub in targets[entity]:
                     if parse_time(sub["expirationDateTime"]) <= dt.datetime.now(dt.timezone.utc):
                         continue  # expired subscriptions stay silent
-                    posts += 1
-                    self._post(sub, self._payload(sub, entity, window))
-            return posts
+                    by_url.setdefault(sub["notificationUrl"], []).append((sub, self._payload(sub, entity, window)))
+            for url, parts in by_url.items():
+                self._post(url, [sub for sub, _ in parts], {"value": [v for _, p in parts for v in p["value"]]})
+            return len(by_url)
 
     def _payload(self, sub: dict[str, Any], entity: str, window: _Window) -> dict[str, Any]:
         base = f"api/v2.0/companies({self.company_id})/{entity}"
@@ -273,7 +275,7 @@ class WebhookHub:
         return {"value": [{**head, "resource": f"{base}({c.id})", "changeType": c.change_type,
                            "lastModifiedDateTime": c.at} for c in changes]}
 
-    def _post(self, sub: dict[str, Any], payload: dict[str, Any]) -> None:
+    def _post(self, url: str, subs: list[dict[str, Any]], payload: dict[str, Any]) -> None:
         status: int | None = None
         attempts = 0
         for delay in (0.0, *self.retry_delays_s):
@@ -281,19 +283,22 @@ class WebhookHub:
                 break
             attempts += 1
             try:
-                status = self._session.post(sub["notificationUrl"], json=payload, timeout=self.timeout_s,
-                                            verify=self._verify).status_code
+                status = self._session.post(url, json=payload, timeout=self.timeout_s, verify=self._verify).status_code
             except requests.RequestException:
                 status = None  # unreachable: retried like a 5xx
             if status is not None and status not in _RETRYABLE:
                 break
         if status is not None and not 200 <= status < 300 and status not in _RETRYABLE:
-            self._drop(sub["subscriptionId"])  # §B.6: any other non-2xx deletes the subscription
+            for sub in subs:
+                self._drop(sub["subscriptionId"])  # §B.6: any other non-2xx deletes the subscription
         with self._lock:
-            self.deliveries.append({
-                "subscriptionId": sub["subscriptionId"], "status": status, "attempts": attempts,
-                "changeTypes": sorted({v["changeType"] for v in payload["value"]}), "count": len(payload["value"]),
-            })
+            for sub in subs:
+                items = [v for v in payload["value"] if v["subscriptionId"] == sub["subscriptionId"]]
+                self.deliveries.append({
+                    "subscriptionId": sub["subscriptionId"], "status": status, "attempts": attempts,
+                    "changeTypes": sorted({v["changeType"] for v in items}), "count": len(items),
+                    "posted": len(payload["value"]),
+                })
 
 
 def _expiry() -> str:

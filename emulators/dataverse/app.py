@@ -10,6 +10,7 @@ lifecycle (new products are Active, not Draft), customisation
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from urllib.parse import quote
@@ -62,6 +63,10 @@ class Dataverse:
         self.store.on_commit = self.webhooks.publish
         self.on_request: Callable[[Request], None] | None = None
         self.clock_offset_s = 0.0  # moved by POST /_admin/clock, for delta-token expiry
+        # §A.7: at most 52 concurrent requests per user (not per org); more are refused at once.
+        self.concurrency_per_user = 52
+        self._running: dict[str, int] = {}
+        self._running_lock = threading.Lock()
         reset_data(self)
 
     def now(self) -> float:
@@ -93,6 +98,17 @@ class Dataverse:
         if self.on_request is not None:
             self.on_request(req)
         user = self._caller(req)
+        with self._running_lock:
+            if self._running.get(user, 0) >= self.concurrency_per_user:
+                raise self.too_many_concurrent()
+            self._running[user] = self._running.get(user, 0) + 1
+        try:
+            return self._handle_as(req, user)
+        finally:
+            with self._running_lock:
+                self._running[user] -= 1
+
+    def _handle_as(self, req: Request, user: str) -> Response:
         if req.path == f"{API_PREFIX}$batch":
             if req.method != "POST":
                 raise MethodNotAllowed("$batch accepts POST only.")

@@ -1,6 +1,7 @@
 """BC emulator conformance: webhook subscriptions, handshake, notifications and delivery rules (api-facts §B.6)."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -88,6 +89,21 @@ class TestNotifications:
         assert first["lastModifiedDateTime"] == updated["lastModifiedDateTime"]
         assert first["subscriptionId"] == sub["subscriptionId"] and first["clientState"] == "s3cret"
         assert items[f"{base}({other['id']})"]["changeType"] == "deleted"
+
+    def test_one_post_carries_several_subscriptions_notifications(self, bc: Bc, receiver: Receiver) -> None:
+        customers = _subscribe(bc, receiver, "customers").json()["subscriptionId"]
+        vendors = _subscribe(bc, receiver, "vendors").json()["subscriptionId"]
+        bc.create("customers", {"displayName": "C"})
+        bc.create("vendors", {"displayName": "V"})
+        _flush(bc)
+        assert len(receiver.notifications) == 1  # BC batches by notification URL (api-facts §F.9)
+        assert sorted(i["subscriptionId"] for i in receiver.items()) == sorted([customers, vendors])
+
+    def test_a_subscription_expires_three_days_after_creation(self, bc: Bc, receiver: Receiver) -> None:
+        sub = _subscribe(bc, receiver).json()
+        made = dt.datetime.fromisoformat(sub["lastModifiedDateTime"].replace("Z", "+00:00"))
+        expires = dt.datetime.fromisoformat(sub["expirationDateTime"].replace("Z", "+00:00"))
+        assert abs((expires - made) - dt.timedelta(days=3)) < dt.timedelta(seconds=5)
 
     def test_admin_edits_and_deletes_notify_like_a_person(self, bc: Bc, receiver: Receiver) -> None:
         [cid] = bc.seed("customers", 1)

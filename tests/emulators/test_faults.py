@@ -7,7 +7,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -82,6 +82,63 @@ class TestConcurrencyCap:
             statuses = get_all(f"{server.url}/x", 5, certs)
         assert statuses.count(200) == 2 and statuses.count(429) == 3
         assert service.peak == 2
+
+
+def _gated(n: int, call: Callable[[int], requests.Response], gate: threading.Event) -> list[requests.Response]:
+    """Send `n` calls at once while the service holds each at `gate`; open it once one answer is
+    back (the refusal) or after 20 s, then return the answers in order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(call, i) for i in range(n)]
+        concurrent.futures.wait(futures, timeout=20, return_when=concurrent.futures.FIRST_COMPLETED)
+        gate.set()
+        return [f.result() for f in futures]
+
+
+class TestStackLimits:
+    """The stack's own limits, as the real services set them (api-facts §A.7, §B.7)."""
+
+    def test_bc_processes_5_queues_95_and_refuses_the_101st(self, fresh_stack: Stack) -> None:
+        running, peak, lock, gate = [0], [0], threading.Lock(), threading.Event()
+
+        def held(req: Request) -> None:  # runs inside the server's concurrency cap
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            gate.wait(30)
+            with lock:
+                running[0] -= 1
+
+        fresh_stack.bc.on_request = held
+        try:
+            url = f"{fresh_stack.info.bc_url}/v2.0/x"
+            answers = _gated(101, lambda _: requests.get(url, timeout=60), gate)
+        finally:
+            fresh_stack.bc.on_request = None
+        statuses = [a.status_code for a in answers]
+        assert statuses.count(429) == 1 and statuses.count(401) == 100  # 401: served, just not signed in
+        assert peak[0] == 5
+
+    def test_dataverse_allows_52_concurrent_per_user_not_per_org(self, fresh_stack: Stack,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+        dv, gate = fresh_stack.dataverse, threading.Event()
+        inner = dv._handle_as
+
+        def held(req: Request, user: str) -> Response:
+            gate.wait(30)
+            return inner(req, user)
+
+        monkeypatch.setattr(dv, "_handle_as", held)
+
+        def token(app_id: str) -> dict[str, str]:
+            jwt = dv.signer.issue(tenant=fresh_stack.info.tenant, client_id=app_id, audience=dv.audience, ttl_s=600)
+            return {"Authorization": f"Bearer {jwt}"}
+
+        headers = [token(fresh_stack.info.client_id)] * 53 + [token("6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b")] * 5
+        url = f"{fresh_stack.info.dataverse_url}/api/data/v9.2/WhoAmI"
+        answers = _gated(len(headers), lambda i: requests.get(url, headers=headers[i], timeout=60), gate)
+        refused = [a for a in answers[:53] if a.status_code == 429]
+        assert len(refused) == 1 and refused[0].json()["error"]["code"] == "0x80072326"
+        assert [a.status_code for a in answers[53:]] == [200] * 5  # the other user is not held back
 
 
 class TestTransport:
