@@ -353,9 +353,11 @@ def _store_couplings(deps: Deps, mapping: Mapping, src: Side, new: list[Coupling
     store = deps.storage()
     if new:
         results = store.couplings.couple_many(new)
+        clashed = [c.erp_id for c, res in zip(new, results) if isinstance(res, AlreadyCoupled)]
+        existing = store.couplings.find_by_erp(mapping.name, clashed) if clashed else {}  # one read for all
         for c, res in zip(new, results):
             idx = next(i for i, o in enumerate(outcomes) if o.coupling is c)
-            same = store.couplings.erp_to_crm(mapping.name, c.erp_id) if isinstance(res, AlreadyCoupled) else None
+            same = existing.get(c.erp_id) if isinstance(res, AlreadyCoupled) else None
             if same is not None and same.crm_id == c.crm_id:
                 # A concurrent attempt (or adoption) coupled the very row this create found or made: not ours to count.
                 done = replace(outcomes[idx].action, kind=ActionKind.UNCHANGED, reason="coupled by a concurrent attempt")
@@ -387,9 +389,12 @@ def _update_couplings(deps: Deps, updates: list[tuple[int, Coupling]], outcomes:
     stored rows' new etags."""
     store = deps.storage().couplings
     stored: dict[int, Coupling] = {}
-    for (idx, c), res in zip(updates, store.update_many(c for _, c in updates)):
+    results = list(zip(updates, store.update_many(c for _, c in updates)))
+    stale = [c for (_, c), res in results if isinstance(res, StaleWrite)]
+    current = store.find_by_erp(stale[0].mapping, [c.erp_id for c in stale]) if stale else {}  # one read for all
+    for (idx, c), res in results:
         if isinstance(res, StaleWrite):
-            _fail_coupling_write(outcomes, idx, c, snapshot, store.erp_to_crm(c.mapping, c.erp_id))
+            _fail_coupling_write(outcomes, idx, c, snapshot, current.get(c.erp_id))
         else:
             stored[idx] = res
     for idx, res in stored.items():

@@ -28,11 +28,9 @@ def _account_with_coupled_currency(app: App) -> str:
     return crm_id
 
 
-@pytest.mark.usefixtures("customer_creates_from_crm")
-def test_a_retried_ribbon_create_whose_answer_was_lost_creates_one_customer(
-        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    crm_id = _account_with_coupled_currency(app)
-    before = set(app.bc_records("customers"))
+def lose_first_create_answer(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """BC creates the first batch with a create, then its answer is lost the way a read timeout loses it;
+    answers a list that holds one entry once that happened."""
     real = ErpClient.apply_batch
     dropped: list[int] = []
 
@@ -45,6 +43,15 @@ def test_a_retried_ribbon_create_whose_answer_was_lost_creates_one_customer(
         return [WriteResult(r.op, error=lost) for r in results]
 
     monkeypatch.setattr(ErpClient, "apply_batch", drop_first_answer)
+    return dropped
+
+
+@pytest.mark.usefixtures("customer_creates_from_crm")
+def test_a_retried_ribbon_create_whose_answer_was_lost_creates_one_customer(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    crm_id = _account_with_coupled_currency(app)
+    before = set(app.bc_records("customers"))
+    dropped = lose_first_create_answer(monkeypatch)
 
     first = app.call("POST", "/crm/sync", json={"entity": "account", "crmId": crm_id})
     created = set(app.bc_records("customers")) - before
@@ -91,18 +98,7 @@ def test_a_lost_create_is_adopted_though_bc_normalized_it_and_a_person_edited_it
     crm_id = _account_with_coupled_currency(app)
     app.edit("crm", "accounts", crm_id, {"address1_country": "nl", "telephone1": "+31 20 555 0100"})
     before = set(app.bc_records("customers"))
-    real = ErpClient.apply_batch
-    dropped: list[int] = []
-
-    def drop_first_answer(self: ErpClient, ops: Sequence[WriteOp], **kw: Any) -> list[WriteResult]:
-        results = real(self, ops, **kw)
-        if dropped or not any(op.kind == "create" for op in ops):
-            return results
-        dropped.append(1)
-        return [WriteResult(r.op, error=Retriable("the answer was lost", service="erp", code=READ_FAILED))
-                for r in results]
-
-    monkeypatch.setattr(ErpClient, "apply_batch", drop_first_answer)
+    lose_first_create_answer(monkeypatch)
     assert app.call("POST", "/crm/sync", json={"entity": "account", "crmId": crm_id}).status_code >= 400
     [erp_id] = set(app.bc_records("customers")) - before
     assert app.bc_records("customers")[erp_id]["country"] == "NL"
