@@ -76,8 +76,18 @@ class Deps:
         return result
 
     def queue(self) -> JobQueue:
+        """The job queue: Service Bus when KOPPEL_SERVICEBUS is set, else the durable local queue on KOPPEL_STORAGE.
+
+        Raises:
+            ConfigError: KOPPEL_QUEUE_NAME is unset: a guessed name would send to a queue no worker listens on.
+        """
+        from core.errors import ConfigError
         from core.queue import queue_for
 
-        name = self.settings.get("KOPPEL_QUEUE_NAME") or "koppel-jobs"
-        result: JobQueue = self._once("queue", lambda: queue_for(self.settings.get("KOPPEL_SERVICEBUS"), name))
+        name = self.settings.get("KOPPEL_QUEUE_NAME")
+        if not name:
+            raise ConfigError("KOPPEL_QUEUE_NAME")
+        service_bus = self.settings.get("KOPPEL_SERVICEBUS")
+        storage = None if service_bus else self.settings.storage().reveal()
+        result: JobQueue = self._once("queue", lambda: queue_for(service_bus, name, storage))
         return result

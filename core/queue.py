@@ -1,6 +1,7 @@
-"""Job queues: the Service Bus sender, and the in-process queue that stands in for it locally.
+"""Job queues: the Service Bus sender (Azure), the durable Storage queue that stands in for it locally
+(core/store/job_queue.py, on Azurite), and an in-memory queue for tests of devhost alone.
 
-The in-process queue keeps Service Bus's contract where the app depends on it: duplicate detection
+Both local queues keep Service Bus's contract where the app depends on it: duplicate detection
 by message id, at-least-once delivery with a delivery count, and dead-lettering after too many tries.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "QueueMessage", "DeadLetter", "JobQueue", "InProcessQueue", "ServiceBusQueue",
-    "in_process_queue", "queue_for",
+    "in_process_queue", "local_queue", "queue_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class _Pending:
 
 class InProcessQueue:
     """A queue inside this process: the app sends, one subscriber (devhost) receives on worker threads.
+
+    Not durable (messages die with the process): devhost uses it only when no storage is configured.
 
     Messages sent before anyone subscribes wait. A handler that raises gets the message again after
     `redelivery_delay_s` with `delivery_count + 1`; after `max_delivery_count` tries the message moves
@@ -124,8 +127,9 @@ class InProcessQueue:
         self._cond.notify_all()
 
     # -- receiving ----------------------------------------------------------------------------
-    def subscribe(self, handler: Handler, *, concurrency: int | None = None) -> None:
-        """Deliver every message to `handler` from now on, on `concurrency` threads; one subscriber at a time."""
+    def subscribe(self, handler: Handler, *, concurrency: int | None = None, lock_s: float | None = None) -> None:
+        """Deliver every message to `handler` from now on, on `concurrency` threads; one subscriber at a time.
+        `lock_s` is accepted for the durable queue's signature; nothing here expires."""
         with self._cond:
             if concurrency is not None:
                 self.concurrency = concurrency
@@ -274,8 +278,30 @@ class ServiceBusQueue:
             self._client.close()
 
 
-def queue_for(connection_string: str | None, queue_name: str) -> JobQueue:
-    """Service Bus when a connection string is configured, else the in-process queue of that name."""
+_local: dict[tuple[str, str], Any] = {}
+
+
+def local_queue(name: str, storage: str | None = None) -> Any:
+    """The process-wide local queue called `name`: the durable Storage queue on `storage` (default: the
+    KOPPEL_STORAGE setting), or the in-process queue when no storage is configured. One object per queue, so
+    the app's sender and devhost's subscriber share it (and `drain()` sees the deliveries in flight)."""
+    import os
+
+    storage = storage or os.environ.get("KOPPEL_STORAGE")
+    if not storage:
+        return in_process_queue(name)
+    from core.store.job_queue import StorageQueue
+
+    with _registry_lock:
+        queue = _local.get((storage, name))
+        if queue is None:
+            queue = _local[(storage, name)] = StorageQueue(storage, name)
+        return queue
+
+
+def queue_for(connection_string: str | None, queue_name: str, storage: str | None = None) -> JobQueue:
+    """Service Bus when a connection string is configured, else the local durable queue of that name."""
     if connection_string:
         return ServiceBusQueue(connection_string, queue_name)
-    return in_process_queue(queue_name)
+    result: JobQueue = local_queue(queue_name, storage)
+    return result

@@ -1,7 +1,8 @@
 """`serve(app)`: runs a Python v2 `FunctionApp` locally the way the Functions host would.
 
 HTTP functions on `http://host:port/<routePrefix>/<route>`, timers on their schedules, Service Bus
-queue triggers fed by the in-process queue of `core.queue`, and `POST /admin/functions/<name>`
+queue triggers fed by `core.queue.local_queue` (the durable Storage queue on KOPPEL_STORAGE, so messages outlive
+this process; the in-memory queue when no storage is set), and `POST /admin/functions/<name>`
 to run any non-HTTP function now. A thin adapter: the app itself runs unchanged under `func start`.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
-from core.queue import QueueMessage, in_process_queue
+from core.queue import QueueMessage, local_queue
 from devhost.http import HttpFront, HttpRoute, start_server
 from devhost.invoke import FunctionInfo, Invoker, functions_of, install_log_context, service_bus_message
 from devhost.ncrontab import parse_schedule
@@ -133,9 +134,10 @@ class LocalHost:
             connection = info.trigger.connection
             if connection and (os.environ.get(connection) or os.environ.get(f"{connection}__fullyQualifiedNamespace")):
                 log.warning("%s: app setting %s is set, but devhost only delivers messages sent to the "
-                            "in-process queue %r (Service Bus cannot be reached locally)", info.name, connection, name)
-            in_process_queue(name).subscribe(functools.partial(self._deliver, info),
-                                             concurrency=self.max_concurrent_calls)
+                            "local queue %r (Service Bus cannot be reached locally)", info.name, connection, name)
+            lock_s = float(os.environ.get("DEVHOST_QUEUE_LOCK_S") or 0) or None  # see devhost/README
+            local_queue(name).subscribe(functools.partial(self._deliver, info),
+                                        concurrency=self.max_concurrent_calls, lock_s=lock_s)
             self._queues.append(name)
 
     def _deliver(self, info: FunctionInfo, message: QueueMessage) -> None:
@@ -193,7 +195,7 @@ class LocalHost:
         for runner in self._timers:
             runner.stop()
         for name in self._queues:
-            in_process_queue(name).unsubscribe()
+            local_queue(name).unsubscribe()
         if self._thread.is_alive():
             self._server.shutdown()
         self._server.server_close()

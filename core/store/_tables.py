@@ -30,7 +30,7 @@ __all__ = [
     "MAX_BATCH", "SERVICE", "STORAGE_ERRORS", "key", "translate", "translated", "to_utc", "from_utc", "dumps", "loads",
     "encode_continuation", "decode_continuation", "failed_op", "if_match", "range_filter", "inverted_ms", "chunks", "first_rows", "TableClient",
     "TableTransactionError", "UpdateMode", "MatchConditions", "ResourceNotFoundError", "ResourceExistsError",
-    "ResourceModifiedError",
+    "ResourceModifiedError", "HttpResponseError",
 ]
 
 # api-facts §D: an entity group transaction holds at most 100 entities of one partition. Azurite answers a

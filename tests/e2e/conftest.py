@@ -116,9 +116,9 @@ def _wipe_storage(connection: str) -> None:
 @pytest.fixture(name="app")
 def _app(app_host: tuple[str, str], fresh_stack: Stack, azurite: str) -> App:
     """The app, with both emulators reset and Koppel's storage emptied (mappings kept) before the test."""
-    from core.queue import in_process_queue
+    from core.queue import local_queue
 
-    assert in_process_queue("koppel-jobs").drain(60)  # nothing from the last test may land in this one
+    assert local_queue("koppel-jobs").drain(60)  # nothing from the last test may land in this one
     _wipe_storage(azurite)
     api, key = app_host
     return App(api, key, fresh_stack)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 from tests.e2e.test_webhooks import SECRET, _hooked, _pair  # noqa: F401 - the `hooked` fixture
 
@@ -31,7 +31,7 @@ def _policy(hooked: App, request: pytest.FixtureRequest) -> Iterator[App]:
 def delete_in_dataverse_and_wait(app: App, crm_id: str) -> None:
     app.delete("crm", "accounts", crm_id)
     requests.post(f"{app.stack.info.dataverse_url}/_admin/webhooks/flush", timeout=30).raise_for_status()
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
 
 
 @pytest.mark.parametrize("policy", ["delete"], indirect=True)

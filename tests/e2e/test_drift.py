@@ -10,7 +10,7 @@ import requests
 
 from core.deps import Deps
 from core.model import Job, JobStatus
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 from tests.e2e.test_scheduled_sync import _deps, clear_counts, coupled_pair, crm, run, total  # noqa: F401
 
@@ -21,7 +21,7 @@ PAIRS = 4
 def reconcile(app: App, deps: Deps, **body: Any) -> Job:
     resp = app.call("POST", "/mappings/CUSTOMER/reconcile", json=body)
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(120)
+    assert local_queue("koppel-jobs").drain(120)
     return deps.storage().jobs.get(resp.json()["id"])
 
 

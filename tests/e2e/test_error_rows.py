@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.queue import in_process_queue
+from core.queue import local_queue
 from emulators.server import WireError
 from tests.e2e.conftest import App
 
@@ -49,7 +49,7 @@ def test_a_write_refused_with_503_after_every_retry_leaves_an_error_row_and_last
     app.stack.bc.on_request = unavailable
     resp = app.call("POST", "/mappings/CUSTOMER/sync", json={})  # a run: its fromCrm pass writes to BC
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(120)
+    assert local_queue("koppel-jobs").drain(120)
     app.stack.bc.on_request = None
 
     rows = _errors(app, erp_id)

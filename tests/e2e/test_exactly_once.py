@@ -205,7 +205,7 @@ def test_sync_many_never_overwrites_a_destination_edited_between_its_read_and_it
     """F5 skips a record whose destination changed since the last sync; a person's edit landing after the job
     read the destination is such a change too (X8: the write carries the ETag read while deciding)."""
     from core.crm.client import CrmClient
-    from core.queue import in_process_queue
+    from core.queue import local_queue
 
     pairs = [_coupled_customer_pair(app) for _ in range(2)]
     for erp_id, _ in pairs:
@@ -224,7 +224,7 @@ def test_sync_many_never_overwrites_a_destination_edited_between_its_read_and_it
     resp = app.call("POST", "/sync", json={"mapping": "CUSTOMER", "erpIds": [e for e, _ in pairs],
                                           "direction": "toCrm"})
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
     job = app.call("GET", f"/jobs/{resp.json()['id']}").json()
 
     assert interfered

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 from tests.e2e.test_matching import own_customer_mapping
 
@@ -27,7 +27,7 @@ def run_full_sync(app: App, name: str) -> list[dict[str, Any]]:
     resp = app.call("POST", "/setup/full-sync", json={"mappings": [name]})
     assert resp.status_code == 202, resp.text
     [line] = resp.json()["value"]
-    assert in_process_queue("koppel-jobs").drain(120)
+    assert local_queue("koppel-jobs").drain(120)
     return [app.call("GET", f"/jobs/{j}").json() for j in line["jobIds"]]
 
 

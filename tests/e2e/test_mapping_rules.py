@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.deps import Deps
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e
@@ -130,7 +130,7 @@ class TestScheduleChange:
         deps = Deps.from_env()
         ran = app.call("POST", f"/mappings/{mapping}/sync", json={})
         assert ran.status_code == 202, ran.text
-        assert in_process_queue("koppel-jobs").drain(120)
+        assert local_queue("koppel-jobs").drain(120)
         before = deps.storage().state.get(mapping)
         assert before.last_run_on is not None and before.next_run_on is not None
         assert before.next_run_on - before.last_run_on >= dt.timedelta(minutes=30)  # the default schedule

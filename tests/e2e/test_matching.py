@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def own_customer_mapping(app: App, *, currency: bool = True) -> str:
 def run_job(app: App, name: str, **body: Any) -> dict[str, Any]:
     resp = app.call("POST", f"/mappings/{name}/match-couple", json=body)
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
     job: dict[str, Any] = app.call("GET", f"/jobs/{resp.json()['id']}").json()
     return job
 

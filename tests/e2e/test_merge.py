@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ def test_a_scheduled_run_merges_one_sided_fields_and_reports_only_the_contested_
 
     resp = app.call("POST", "/mappings/CUSTOMER/sync", json={})
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(120)
+    assert local_queue("koppel-jobs").drain(120)
 
     _assert_merged(app, erp_id, crm_id)
 

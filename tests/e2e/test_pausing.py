@@ -9,7 +9,7 @@ import requests
 from core.deps import Deps
 from core.model import JobStatus
 from core.passes import due_mappings, queue_sync_jobs, run_mapping
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,7 @@ def _deps(app: App) -> Iterator[Deps]:
 def _run(app: App) -> list[str]:
     resp = app.call("POST", "/mappings/CUSTOMER/sync", json={})
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(120)
+    assert local_queue("koppel-jobs").drain(120)
     ids: list[str] = resp.json()["jobIds"]
     return ids
 

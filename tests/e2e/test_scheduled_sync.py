@@ -17,7 +17,7 @@ from core.deps import Deps
 from core.errors import StaleWrite
 from core.model import Coupling, Job, JobStatus
 from core.passes import run_mapping
-from core.queue import in_process_queue
+from core.queue import local_queue
 from core.store.couplings import SCAN_ABOVE, CouplingStore
 from tests.e2e.conftest import App
 
@@ -40,7 +40,7 @@ def run(app: App, deps: Deps, **body: Any) -> list[Job]:
     """Ask for a run over HTTP, wait for the worker to finish it, answer its jobs."""
     resp = app.call("POST", "/mappings/CUSTOMER/sync", json=body)
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(120)
+    assert local_queue("koppel-jobs").drain(120)
     return [deps.storage().jobs.get(i) for i in resp.json()["jobIds"]]
 
 
@@ -231,7 +231,7 @@ def test_the_scheduler_queues_due_mappings_and_the_worker_runs_them(app: App, de
     from functions.scheduler import schedule_runs
 
     assert "CUSTOMER" in schedule_runs()
-    assert in_process_queue("koppel-jobs").drain(120)
+    assert local_queue("koppel-jobs").drain(120)
 
     assert crm(app, crm_id)["telephone1"] == "+49 30 666"
     after = store.get("CUSTOMER")
@@ -301,7 +301,7 @@ def test_each_pass_of_a_run_reports_its_own_start(app: App, deps: Deps) -> None:
     coupled_pair(app)
     resp = app.call("POST", "/mappings/CUSTOMER/sync", json={})
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(120)
+    assert local_queue("koppel-jobs").drain(120)
     to_crm, from_crm = (deps.storage().jobs.get(i) for i in resp.json()["jobIds"])
 
     assert to_crm.finished_on is not None and from_crm.started_on >= to_crm.finished_on

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,7 @@ def test_many_ids_run_as_a_job_that_skips_what_it_must_and_lists_why(app: App) -
 
     assert resp.status_code == 202, resp.text
     job_id = resp.json()["id"]
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
     job = app.call("GET", f"/jobs/{job_id}").json()
     assert job["status"] == "succeeded", job
     assert (job["counters"]["modified"], job["counters"]["skipped"]) == (2, 2)
@@ -47,7 +47,7 @@ def test_many_ids_with_direction_auto_go_each_the_way_its_change_points(app: App
 
     resp = app.call("POST", "/sync", json={"mapping": "CUSTOMER", "erpIds": [e1, e2, e3], "direction": "auto"})
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
     job = app.call("GET", f"/jobs/{resp.json()['id']}").json()
 
     assert job["status"] == "succeeded", job

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 from tests.e2e.test_sync_many import coupled_pairs
 
@@ -28,7 +28,7 @@ def test_uncouple_all_runs_as_a_job_and_keeps_every_record(app: App) -> None:
     resp = app.call("POST", "/mappings/customer/uncouple-all")
 
     assert resp.status_code == 202, resp.text
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
     job = app.call("GET", f"/jobs/{resp.json()['id']}").json()
     assert (job["status"], job["type"]) == ("succeeded", "uncoupling")
     assert job["counters"]["uncoupled"] >= 3

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 import functions.deps
-from core.queue import in_process_queue
+from core.queue import local_queue
 from core.subscriptions import ensure_subscriptions
 from tests.e2e.conftest import App
 
@@ -24,7 +24,7 @@ def _hooked(app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     monkeypatch.setenv("KOPPEL_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("KOPPEL_PUBLIC_URL", app.api.removesuffix("/api"))
     monkeypatch.setattr(functions.deps, "_deps", None)
-    queue = in_process_queue("koppel-jobs")
+    queue = local_queue("koppel-jobs")
     assert queue.drain(60)
     yield app
     assert queue.drain(60)
@@ -60,7 +60,7 @@ def test_a_bc_edit_reaches_dataverse_without_a_scheduled_run(hooked: App) -> Non
 
     hooked.edit("erp", "customers", erp_id, {"city": "Mechelen"})
     assert _bc(hooked, "POST", "webhooks/flush").json()["posts"] >= 1
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
 
     assert hooked.crm_records("accounts", "accountid")[crm_id]["address1_city"] == "Mechelen"
     jobs = _sync_jobs(hooked)
@@ -76,7 +76,7 @@ def test_a_dataverse_edit_reaches_bc_through_its_webhook(hooked: App) -> None:
 
     hooked.edit("crm", "accounts", crm_id, {"address1_city": "Odense"})
     requests.post(f"{hooked.stack.info.dataverse_url}/_admin/webhooks/flush", timeout=30).raise_for_status()
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
 
     assert hooked.bc_records("customers")[erp_id]["city"] == "Odense"
     job = _sync_jobs(hooked)[0]
@@ -102,7 +102,7 @@ def test_wrong_secrets_are_refused_and_queue_nothing(hooked: App) -> None:
     for resp in (erp, crm, bare):
         assert resp.status_code == 401 and resp.headers["Content-Type"].startswith("application/problem+json")
         assert SECRET not in resp.text
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
     assert len(_sync_jobs(hooked)) == before
 
 
@@ -125,11 +125,11 @@ def test_a_redelivered_notification_syncs_once(hooked: App) -> None:
 
     first = hooked.call("POST", "/webhooks/erp", key=False, json=body)
     assert first.status_code == 202, first.text
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
     again = hooked.call("POST", "/webhooks/erp", key=False, json=body)  # BC retrying after a lost answer
 
     assert again.status_code == 202 and again.json()["jobIds"] == first.json()["jobIds"]
-    assert in_process_queue("koppel-jobs").drain(60)
+    assert local_queue("koppel-jobs").drain(60)
     jobs = _sync_jobs(hooked)
     assert len(jobs) == before + 1 and jobs[0]["counters"]["modified"] == 1
     assert hooked.crm_records("accounts", "accountid")[crm_id]["address1_city"] == "Gent"

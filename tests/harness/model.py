@@ -29,7 +29,7 @@ from core.deps import Deps
 from core.full_sync import queue_full_sync
 from core.model import JobStatus
 from core.passes import run_mapping
-from core.queue import in_process_queue
+from core.queue import local_queue
 from tests.e2e.conftest import App
 from tests.harness.crash import KILL_POINTS, Crash, Killed
 from tests.harness.worker import captured_deps, deliver, expire_lease, queue_of
@@ -151,7 +151,7 @@ def _sync_many(world: _World) -> None:
         direction = world.rng.choice(["toCrm", "fromCrm"])
         resp = world.app.call("POST", "/sync", json={"mapping": world.mapping, "erpIds": ids, "direction": direction})
         _expect(world, resp, (202,), "sync many")
-        assert in_process_queue(world.worker.settings.get("KOPPEL_QUEUE_NAME") or "koppel-jobs").drain(60)
+        assert local_queue(world.worker.settings.get("KOPPEL_QUEUE_NAME") or "koppel-jobs").drain(60)
 
 
 def _create_new(world: _World) -> None:

@@ -14,6 +14,7 @@ OWNERS = {
     "azure.data.tables": ("core/store/",),
     "azure.core": ("core/store/",),
     "azure.servicebus": ("core/queue.py",),
+    "azure.storage.queue": ("core/store/job_queue.py",),
     "requests": ("core/odata/", "core/auth.py", "core/erp/", "core/crm/"),
     "msal": ("core/auth.py",),
 }

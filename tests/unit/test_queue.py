@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from core.queue import InProcessQueue, QueueMessage, ServiceBusQueue, in_process_queue, queue_for
+from core.errors import ConfigError
+from core.queue import InProcessQueue, QueueMessage, ServiceBusQueue, in_process_queue, local_queue, queue_for
+from core.store.job_queue import StorageQueue
 
 
 class FakeClock:
@@ -180,8 +182,31 @@ class TestRegistryAndFactory:
         assert in_process_queue("registry-a") is not in_process_queue("registry-b")
 
     @pytest.mark.parametrize("conn", [None, ""], ids=["none", "empty"])
-    def test_no_connection_string_means_in_process(self, conn: str | None) -> None:
+    def test_no_connection_string_and_no_storage_means_in_process(self, conn: str | None,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("KOPPEL_STORAGE", raising=False)
         assert queue_for(conn, "factory-q") is in_process_queue("factory-q")
+
+    def test_storage_without_service_bus_means_the_durable_storage_queue(self) -> None:
+        conn = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+                "TableEndpoint=http://127.0.0.1:1/devstoreaccount1;QueueEndpoint=http://127.0.0.1:2/devstoreaccount1;")
+        queue = queue_for(None, "jobs-x", conn)
+        assert isinstance(queue, StorageQueue)
+        assert queue is local_queue("jobs-x", conn)  # one object per queue: sender and subscriber share it
+
+    def test_storage_with_explicit_table_endpoint_but_no_queue_endpoint_is_a_config_error(self) -> None:
+        conn = "AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
+        with pytest.raises(ConfigError, match="QueueEndpoint"):
+            queue_for(None, "jobs-y", conn)
+
+    def test_deps_refuses_to_guess_the_queue_name(self) -> None:
+        from core.deps import Deps
+        from core.settings import Settings
+
+        deps = Deps(Settings({"KOPPEL_STORAGE": "UseDevelopmentStorage=true"}))
+        with pytest.raises(ConfigError) as caught:
+            deps.queue()
+        assert caught.value.setting == "KOPPEL_QUEUE_NAME"
 
     def test_connection_string_means_service_bus(self) -> None:
         conn = "Endpoint=sb://example.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
