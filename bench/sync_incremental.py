@@ -5,7 +5,7 @@ customers in BC, creates their accounts with UpsertMultiple and their couplings 
 per-record APIs), runs once to set the watermarks and field hashes, then changes every customer's displayName.
 Per-record admin edits over HTTP are far too slow for 100,000 records, so the edit goes straight into the BC
 emulator's in-process state (`stack.bc.state.update(..., person=True)`, in atomic chunks): exactly what a person's
-edit does there, a new ETag and lastModifiedDateTime. Then it times `core.passes.run_mapping` and prints requests per
+edit does there, a new ETag and lastModifiedDateTime. Then it times `core.sync.passes.run_mapping` and prints requests per
 record per side (from /_admin/requests), records/s and peak RSS, and the requests of a run with nothing changed.
 Targets: ≤ 0.012 requests per record; ≤ 2 requests per side for the idle run.
 
@@ -30,7 +30,7 @@ import requests  # noqa: E402
 
 from core.deps import Deps  # noqa: E402
 from core.model import Coupling, Direction, Job  # noqa: E402
-from core.passes import run_mapping  # noqa: E402
+from core.sync.passes import run_mapping  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from devhost.azurite import start_azurite  # noqa: E402
 from emulators.server import Faults  # noqa: E402

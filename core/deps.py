@@ -51,7 +51,7 @@ class Deps:
 
     def storage(self) -> Storage:
         from core.store import Storage
-        from core.defaults import default_mappings
+        from core.rules.defaults import default_mappings
 
         def make() -> Storage:
             storage = Storage.from_connection_string(self.settings.storage().reveal())

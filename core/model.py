@@ -222,7 +222,7 @@ class Coupling:
     skipped: bool = False
     last_error: str | None = None
     last_error_category: ErrorCategory | None = None
-    last_error_key: str | None = None  # what makes two errors "the same" (core.coupling_state.error_key)
+    last_error_key: str | None = None  # what makes two errors "the same" (core.rules.coupling_state.error_key)
     error_count: int = 0
     coupled_on: dt.datetime | None = None
     etag: str | None = None

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.messages import DUPLICATE_WINDOW_S, MAX_DELIVERY_COUNT, DeadLetter, QueueMessage
+
 if TYPE_CHECKING:
     from azure.servicebus import ServiceBusClient, ServiceBusSender
 
@@ -26,29 +28,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# Service Bus defaults: duplicate detection history 10 min, MaxDeliveryCount 10.
-DUPLICATE_WINDOW_S = 600.0
-MAX_DELIVERY_COUNT = 10
-
-
-@dataclass(frozen=True, slots=True)
-class QueueMessage:
-    """One delivery of a message; `delivery_count` is 1 on the first try, as in Service Bus."""
-
-    body: dict[str, Any]
-    message_id: str
-    delivery_count: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A message given up on, with Service Bus's reason and the last error."""
-
-    message: QueueMessage
-    reason: str
-    description: str
-
 
 class JobQueue(Protocol):
     """Where the app sends job messages; Service Bus in Azure, in-process locally."""

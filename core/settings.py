@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from core.errors import ConfigError
 
-__all__ = ["Secret", "ErpConfig", "CrmConfig", "Settings", "SETTING_NAMES"]
+__all__ = ["Secret", "ErpConfig", "CrmConfig", "Settings", "SETTING_NAMES", "WEBHOOK_SECRET"]
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 BC_API = "https://api.businesscentral.dynamics.com"
+# The shared secret of both webhooks: BC's clientState and the CRM plugin's header (notifications, subscriptions).
+WEBHOOK_SECRET = "KOPPEL_WEBHOOK_SECRET"
 
 # name → required? The single list of settings; tests compare it with main.bicep and the README.
 SETTING_NAMES: dict[str, bool] = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from core import coupling, uncoupling
+from core.actions import coupling, uncoupling
 from core.commands import (
     parse_couple, parse_ids, parse_object, parse_page_query, require_guid, require_mapping_name,
 )

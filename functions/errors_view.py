@@ -6,7 +6,7 @@ from typing import Any
 
 import azure.functions as func
 
-from core import errors_view
+from core.actions import errors_view
 from core.commands import require_mapping_name
 from core.deps import Deps
 from functions.deps import deps

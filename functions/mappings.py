@@ -8,7 +8,7 @@ from typing import Any
 
 import azure.functions as func
 
-from core import mappings
+from core.actions import mappings
 from core.commands import require_mapping_name
 from core.errors import InvalidInput
 from core.model import Mapping

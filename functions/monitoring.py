@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from core import connection
+from core.actions import connection
 from functions.deps import deps
 from functions.http import guarded, json_response
 

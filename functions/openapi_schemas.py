@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.commands import GUID, MAPPING_NAME
-from core.errors_view import INLINE_LIMIT
+from core.actions.errors_view import INLINE_LIMIT
 from core.model import (
     DeletePolicy, DeletionConflictPolicy, Direction, ErrorCategory, JobStatus, JobType, SyncDirection,
     UpdateConflictPolicy,
@@ -96,7 +96,7 @@ def _mapping_schemas() -> dict[str, Schema]:
         "version": {"type": "integer", "minimum": 1, "maximum": 10**6},
         "fieldMappings": {"type": "array", "items": _ref("FieldMapping")},
     }
-    # RFC 7396 merge patch: any key, null resets it to its default (core.mappings.merge_patch).
+    # RFC 7396 merge patch: any key, null resets it to its default (core.actions.mappings.merge_patch).
     patch = _obj({k: _nullable(v) for k, v in props.items()})
     return {
         "FieldMapping": field_mapping,

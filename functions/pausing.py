@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from core import circuit
+from core.sync import circuit
 from core.commands import parse_object, require_mapping_name
 from core.errors import InvalidInput
 from functions.deps import deps

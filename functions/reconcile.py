@@ -7,12 +7,12 @@ import logging
 import azure.functions as func
 
 from core.commands import require_mapping_name
-from core.coupling import load_mapping
-from core.drift import queue_reconcile
+from core.sync.drift import queue_reconcile
 from core.errors import Conflict
 from functions.deps import deps
 from functions.http import guarded, json_response, read_options
 from functions.jobs import job_json
+from core.sync.loading import load_mapping
 
 __all__ = ["bp", "WEEKLY", "schedule_reconciles"]
 

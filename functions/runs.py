@@ -4,11 +4,11 @@ from __future__ import annotations
 import azure.functions as func
 
 from core.commands import require_mapping_name
-from core.coupling import load_mapping
 from core.errors import Conflict, InvalidInput
-from core.passes import queue_sync_jobs
+from core.sync.passes import queue_sync_jobs
 from functions.deps import deps
 from functions.http import guarded, json_response, read_options
+from core.sync.loading import load_mapping
 
 __all__ = ["bp"]
 

@@ -5,7 +5,7 @@ import logging
 
 import azure.functions as func
 
-from core.passes import due_mappings
+from core.sync.passes import due_mappings
 from functions.deps import deps
 
 __all__ = ["bp", "schedule_runs"]

@@ -9,8 +9,8 @@ import azure.functions as func
 
 from core.commands import parse_object, require_mapping_name
 from core.errors import InvalidInput
-from core.full_sync import PlanLine, Step, plan_full_sync, queue_full_sync
-from core.matching import queue_match_coupling
+from core.sync.full_sync import PlanLine, Step, plan_full_sync, queue_full_sync
+from core.sync.matching import queue_match_coupling
 from functions.deps import deps
 from functions.http import guarded, json_response, read_json
 from functions.jobs import job_json

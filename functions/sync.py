@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from core import ribbon, sync_now
+from core.actions import ribbon, sync
 from core.commands import parse_crm_sync, parse_sync
 from functions.deps import deps
 from functions.http import guarded, json_response, read_json
@@ -17,7 +17,7 @@ bp = func.Blueprint()
 @bp.route(route="sync", methods=["POST"])
 def sync_records(req: func.HttpRequest) -> func.HttpResponse:
     def run() -> func.HttpResponse:
-        answer = sync_now.sync_records(parse_sync(read_json(req)), deps())
+        answer = sync.sync_records(parse_sync(read_json(req)), deps())
         if isinstance(answer, Job):  # several ids: a background job (F5)
             return json_response(job_json(answer), 202, {"Location": f"/api/jobs/{answer.id}"})
         return json_response(sync_outcome_json(answer))

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core.coupling import CoupleResult
+from core.actions.coupling import CoupleResult
 from core.model import Coupling
-from core.ribbon import RibbonAnswer
-from core.sync_now import SyncOutcome
+from core.actions.ribbon import RibbonAnswer
+from core.sync.record import SyncOutcome
 
 __all__ = ["coupling_json", "couple_result_json", "sync_outcome_json", "ribbon_json", "coupling_page_json"]
 

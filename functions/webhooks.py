@@ -14,8 +14,8 @@ import azure.functions as func
 
 from core.errors import ConfigError, KoppelError
 from core.i18n import choose_language
-from core.notifications import accept_changes, parse_crm_context, parse_erp_notifications, secret_matches
-from core.subscriptions import ensure_subscriptions
+from core.actions.notifications import accept_changes, parse_crm_context, parse_erp_notifications, secret_matches
+from core.actions.subscriptions import ensure_subscriptions
 from functions.deps import deps
 from functions.http import guarded, json_response, read_json
 

@@ -12,14 +12,14 @@ from typing import Any
 
 import azure.functions as func
 
-from core.full_sync import Step, run_full_sync
-from core.matching import run_match_coupling
-from core.deletions import apply_deletion
-from core.drift import reconcile_mapping
+from core.sync.full_sync import Step, run_full_sync
+from core.sync.matching import run_match_coupling
+from core.sync.deletions import apply_deletion
+from core.sync.drift import reconcile_mapping
 from core.model import Direction, Side
-from core.passes import Mode, run_mapping
-from core.sync_many import run_sync_many
-from core.uncoupling import run_uncoupling
+from core.sync.passes import Mode, run_mapping
+from core.sync.many import run_sync_many
+from core.actions.uncoupling import run_uncoupling
 from functions.deps import deps
 
 __all__ = ["bp", "handle"]

@@ -5,17 +5,31 @@ so one bad row never sinks the others and every part answers with its own status
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from core.crm.lookups import PRIMARY_IDS, write_values
+from core.crm.rows import record_from_row
 from core.errors import Rejected, Retriable
 from core.odata import (
     DUPLICATE_DV, Part, PartResponse, WriteOp, WriteResult, build_multipart, error_for, parse_multipart,
 )
 
-if TYPE_CHECKING:
-    from core.crm.client import CrmClient
+from core.model import Record
+from core.odata import ODataSession
+from core.settings import CrmConfig
+
+
+class CrmClient(Protocol):
+    """What a batch needs of the client (core.crm.client.CrmClient), named here so the two never import each other."""
+
+    session: ODataSession
+    config: CrmConfig
+
+    def url(self, entity: str, record_id: str | None = None) -> str: ...
+
+    def read_by_ids(self, entity: str, id_field: str, ids: Sequence[str],
+                    fields: Sequence[str]) -> Mapping[str, Record]: ...
 
 __all__ = ["batch_part", "send_batch", "result_of"]
 
@@ -32,8 +46,6 @@ def batch_part(client: CrmClient, op: WriteOp) -> Part:
 
 def result_of(op: WriteOp, part: Part, answer: PartResponse | None) -> WriteResult:
     """The op's outcome from its part of the answer."""
-    from core.crm.client import record_from_row  # the client imports this module
-
     if answer is None:
         return WriteResult(op, error=Retriable(f"{part.method} {op.entity}: no answer in the batch",
                                                service="crm", method=part.method))

@@ -12,14 +12,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.auth import MsalAuth
+from core.odata.auth import MsalAuth
 from core.crm.batch import send_batch
-from core.crm.lookups import MODIFIED_BY, MODIFIED_ON, read_fields, select_columns, write_values
+from core.crm.lookups import MODIFIED_ON, select_columns, write_values
+from core.crm.rows import record_from_row
 from core.errors import RemoteError
 from core.model import Record
 from core.odata import (
     DUPLICATE_DV, ODataSession, RetryPolicy, WriteOp, WriteResult, and_, apply_in_chunks, compare, dv_datetime,
-    dv_in, field_name, guid, parse_datetime, url_with_query,
+    dv_in, field_name, guid, url_with_query,
 )
 from core.settings import CrmConfig
 
@@ -35,7 +36,6 @@ MAX_URL = 30_000  # api-facts §A.1: GET URLs up to 32,768 characters
 _HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
 _PAGED = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
 EXPIRED_DELTA = "0x80044352"  # ExpiredVersionStamp: a delta token past ExpireChangeTrackingInDays
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +46,6 @@ class ChangeSet:
     deleted_ids: tuple[str, ...]
     next_delta_link: str
     full: bool = False  # the old link had expired: `records` is every row and deletions are not reported
-
-
-def record_from_row(entity: str, id_field: str, row: Mapping[str, Any], fields: Sequence[str] | None,
-                    record_id: str | None = None) -> Record:
-    """A Record from a Dataverse row (lookups under their navigation names)."""
-    values = read_fields(entity, row, fields)
-    if fields is None:
-        for system in (id_field, MODIFIED_ON, MODIFIED_BY):
-            values.pop(system, None)
-    modified = row.get(MODIFIED_ON)
-    return Record(
-        id=str(row.get(id_field) or record_id or "").lower(),
-        modified_on=parse_datetime(modified) if modified else _EPOCH,
-        fields=values,
-        etag=row.get("@odata.etag"),
-        modified_by=row.get(MODIFIED_BY),
-    )
 
 
 def _require_etag(etag: str | None) -> str:

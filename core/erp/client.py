@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from core.auth import MsalAuth
+from core.odata.auth import MsalAuth
 from core.errors import RemoteError, Retriable
 from core.model import Record
 from core.odata import (

@@ -3,7 +3,7 @@
 Row `(mapping, "<side>|<sourceId>")` holds the destination id planned for the record created from that source
 (for Business Central, which picks its own ids, a `pending:` token), what the create writes and the baseline
 hashes it would leave, and when it was claimed. A retry after a crash claims again, gets the standing intent
-back, and adopts the record an earlier attempt made instead of creating a second one (core.adoption).
+back, and adopts the record an earlier attempt made instead of creating a second one (core.sync.adoption).
 The create of the row is the claim: of two claimers exactly one inserts, the other reads.
 """
 from __future__ import annotations
@@ -102,7 +102,7 @@ class IntentStore:
                        lambda rk, op, code: StaleWrite(rk) if code == "ResourceNotFound" else None)
 
     def pending(self, mapping: str) -> list[Intent]:
-        """Every intent not yet cleared: creates that may or may not have happened (core.adoption checks each)."""
+        """Every intent not yet cleared: creates that may or may not have happened (core.sync.adoption checks each)."""
         with translated("list intents"):
             return [_from_entity(e) for e in self._table.query_entities(
                 "PartitionKey eq @pk", parameters={"pk": key(mapping)})]

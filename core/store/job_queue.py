@@ -23,7 +23,7 @@ from typing import Any
 from azure.storage.queue import QueueClient, QueueMessage as StorageMessage
 
 from core.errors import ConfigError
-from core.queue import DUPLICATE_WINDOW_S, MAX_DELIVERY_COUNT, DeadLetter, QueueMessage
+from core.messages import DUPLICATE_WINDOW_S, MAX_DELIVERY_COUNT, DeadLetter, QueueMessage
 from core.store._tables import (
     HttpResponseError,
     MatchConditions,

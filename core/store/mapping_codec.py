@@ -11,10 +11,10 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from core.errors import InvalidInput
-from core.fields import validate_lookup
-from core.filter_check import filter_problem
-from core.schema import DATAVERSE_COLUMNS, BC_FIELDS, crm_filter_columns
-from core.transforms import validate_transform
+from core.rules.fields import validate_lookup
+from core.rules.filter_check import filter_problem
+from core.rules.schema import DATAVERSE_COLUMNS, BC_FIELDS, crm_filter_columns
+from core.rules.transforms import validate_transform
 from core.model import (
     DeletePolicy,
     DeletionConflictPolicy,

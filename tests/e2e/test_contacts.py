@@ -1,6 +1,6 @@
 """CONTACT's company lookup by number (SPEC F14): `companyNumber` ↔ `parentcustomerid` through CUSTOMER's couplings.
 
-The BC emulator has no contact business relation, so Koppel's rule (core/defaults.py) is that a company contact
+The BC emulator has no contact business relation, so Koppel's rule (core/rules/defaults.py) is that a company contact
 belongs to the customer with the same number; these tests set that up by renumbering a seeded company contact.
 """
 from __future__ import annotations

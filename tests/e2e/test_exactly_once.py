@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.deps import Deps
-from core.full_sync import queue_full_sync
+from core.sync.full_sync import queue_full_sync
 from core.model import JobStatus
 from tests.e2e.conftest import App
 from tests.e2e.test_contacts import _coupled_customer, _person_of_company
@@ -92,7 +92,7 @@ def _killed_run_then_next_run(app: App, crash: Crash, worker: Deps, name: str) -
     crm_ids = app.seed("crm", "accounts", 8)
     for crm_id in crm_ids:
         app.edit("crm", "accounts", crm_id, {"address1_country": "nl"})
-    from core.passes import run_mapping
+    from core.sync.passes import run_mapping
 
     crash.arm("ErpClient.apply_batch")
     with crash.run():
@@ -176,7 +176,7 @@ def test_concurrent_sync_now_while_a_person_edits_both_sides_never_parks_the_cou
         resp = app.call("POST", "/sync", json={"mapping": "CUSTOMER", "erpIds": [erp_id], "direction": "auto"})
         assert resp.status_code in (200, 409), resp.text
         if resp.status_code == 409:
-            # busy: the callers queue on the record (core.record_lock) and the last ones are told to try again.
+            # busy: the callers queue on the record (core.sync.record_lock) and the last ones are told to try again.
             assert resp.json().get("reason") in ("busy", "concurrentChange", "updateConflict"), resp.text
         return resp.status_code
 
@@ -261,7 +261,7 @@ def test_a_full_sync_killed_at_every_write_in_turn_recovers_exactly_once(app: Ap
         crash.revive()
         expire_lease(worker, name)
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("core.adoption.IN_FLIGHT_S", 0.0)  # redelivered after the lock expired
+            mp.setattr("core.sync.adoption.IN_FLIGHT_S", 0.0)  # redelivered after the lock expired
             deliver(message, delivery_count=2)
         assert_one_counterpart_each(app, name, "customers", "accounts", "accountid")
         assert len(app.bc_records("customers")) == 4, f"killed at write {kill_at}"

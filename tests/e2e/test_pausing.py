@@ -8,7 +8,7 @@ import requests
 
 from core.deps import Deps
 from core.model import JobStatus
-from core.passes import due_mappings, queue_sync_jobs, run_mapping
+from core.sync.passes import due_mappings, queue_sync_jobs, run_mapping
 from core.queue import local_queue
 from tests.e2e.conftest import App
 

@@ -16,7 +16,7 @@ import requests
 from core.deps import Deps
 from core.errors import StaleWrite
 from core.model import Coupling, Job, JobStatus
-from core.passes import run_mapping
+from core.sync.passes import run_mapping
 from core.queue import local_queue
 from core.store.couplings import SCAN_ABOVE, CouplingStore
 from tests.e2e.conftest import App

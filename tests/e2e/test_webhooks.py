@@ -10,7 +10,7 @@ import requests
 
 import functions.deps
 from core.queue import local_queue
-from core.subscriptions import ensure_subscriptions
+from core.actions.subscriptions import ensure_subscriptions
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e

@@ -24,11 +24,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import adoption
+from core.sync import adoption
 from core.deps import Deps
-from core.full_sync import queue_full_sync
+from core.sync.full_sync import queue_full_sync
 from core.model import JobStatus
-from core.passes import run_mapping
+from core.sync.passes import run_mapping
 from core.queue import local_queue
 from tests.e2e.conftest import App
 from tests.harness.crash import KILL_POINTS, Crash, Killed

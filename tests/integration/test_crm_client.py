@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from core.auth import MsalAuth
+from core.odata.auth import MsalAuth
 from core.crm import CrmClient
 from core.errors import AuthError, Rejected, StaleWrite
 from core.odata import ODataSession, RetryPolicy, WriteOp

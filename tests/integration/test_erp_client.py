@@ -11,7 +11,7 @@ import requests
 from core.errors import AuthError, Rejected, StaleWrite
 from core.erp import ErpClient
 from core.odata import ODataSession, RetryPolicy, WriteOp
-from core.auth import MsalAuth
+from core.odata.auth import MsalAuth
 from core.settings import ErpConfig, Secret
 from emulators.stack import Stack
 

@@ -83,7 +83,7 @@ def test_each_card_and_list_has_the_three_actions_for_its_mapping(page: str) -> 
 
 
 def test_the_mappings_the_actions_name_are_default_mappings() -> None:
-    from core.defaults import default_mappings
+    from core.rules.defaults import default_mappings
 
     assert set(PAGES.values()) <= {m.name for m in default_mappings()}
 

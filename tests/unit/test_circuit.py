@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from core.circuit import refused_pass_reason, should_pause, trip_after_pass, unreachable_reason
-from core.defaults import default_mappings
+from core.sync.circuit import refused_pass_reason, should_pause, trip_after_pass, unreachable_reason
+from core.rules.defaults import default_mappings
 from core.deps import Deps
 from core.errors import AuthError, ConfigError, RemoteError, Retriable, StaleWrite
 from core.model import ErrorCategory as C

@@ -1,14 +1,14 @@
-"""core.defaults: the five default mappings are valid and name only fields both emulators serve."""
+"""core.rules.defaults: the five default mappings are valid and name only fields both emulators serve."""
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
 
-from core.defaults import default_mappings
-from core.fields import parse_lookup, validate_lookup
+from core.rules.defaults import default_mappings
+from core.rules.fields import parse_lookup, validate_lookup
 from core.model import Direction, FieldMapping, Mapping, Schedule
-from core.transforms import validate_transform
+from core.rules.transforms import validate_transform
 
 bc_entities = pytest.importorskip("emulators.bc.entities")
 dv_schema = pytest.importorskip("emulators.dataverse.schema")

@@ -1,14 +1,14 @@
-"""core.drift's pure comparison: which coupled pairs drifted, and which way each is repaired (SPEC X9)."""
+"""core.sync.drift's pure comparison: which coupled pairs drifted, and which way each is repaired (SPEC X9)."""
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 from typing import Any
 
-from core.drift import PairCheck, changed_keys, check_pair, differing_fields, main_direction
-from core.fields import LookupTable, synced_hashes
+from core.sync.drift import PairCheck, changed_keys, check_pair, differing_fields, main_direction
+from core.rules.fields import LookupTable, synced_hashes
 from core.model import Coupling, Mapping, Record, Side, UpdateConflictPolicy
-from core.plan import RESULT_FAILURE, RESULT_SUCCESS
+from core.rules.plan import RESULT_FAILURE, RESULT_SUCCESS
 # The planner tests' mapping and records: a pair right after a sync, with the currency coupled.
 from tests.unit.test_plan import CRM, CRM_ID, ERP, ERP_ID, EUR_CRM, EUR_ERP, FROM, M, T0, TO
 

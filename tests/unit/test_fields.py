@@ -1,4 +1,4 @@
-"""core.fields and core.transforms: equality, hashes, transforms, lookups through couplings, transfer, change sets."""
+"""core.rules.fields and core.rules.transforms: equality, hashes, transforms, lookups through couplings, transfer, change sets."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from core.fields import (
+from core.rules.fields import (
     NOT_SYNCED, LookupRef, LookupTable, decode_pair, encode_pair, field_changes, field_hashes, hash_value,
     lookup_requests, normalize, parse_lookup, same_value, synced_hashes, transfer, validate_lookup,
 )
 from core.model import Direction, ErrorCategory, FieldMapping, Mapping, Record, Side
-from core.transforms import TransformContext, apply_transform, compile_transform, validate_transform
+from core.rules.transforms import TransformContext, apply_transform, compile_transform, validate_transform
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
 EUR_ERP = "AAAAAAAA-0000-0000-0000-000000000001"

@@ -7,10 +7,10 @@ from typing import Any, ContextManager
 
 import pytest
 
-from core.defaults import default_mappings
+from core.rules.defaults import default_mappings
 from core.errors import InvalidInput
-from core.errors_view import parse_action, suggested_action
-from core.mappings import diff_default, merge_patch
+from core.actions.errors_view import parse_action, suggested_action
+from core.actions.mappings import diff_default, merge_patch
 from core.model import ErrorCategory
 
 GUID = "6f9619ff-8b86-d011-b42d-00c04fc964ff"

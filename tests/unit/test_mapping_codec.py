@@ -199,7 +199,7 @@ class TestDetailTranslations:
 
 
 def test_every_default_mapping_passes_the_write_checks() -> None:
-    from core.defaults import default_mappings
+    from core.rules.defaults import default_mappings
 
     for m in default_mappings():
         validate_for_write(m)

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from core.defaults import default_mappings
-from core.full_sync import Recommendation, Step, dependency_order, recommend
-from core.matching import MatchField, match_levels, pick_matches, sync_after_direction
+from core.rules.defaults import default_mappings
+from core.sync.full_sync import Recommendation, Step, dependency_order, recommend
+from core.sync.matching import MatchField, match_levels, pick_matches, sync_after_direction
 from core.model import Direction, FieldMapping, Mapping, Record, UpdateConflictPolicy
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)

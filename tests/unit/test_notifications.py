@@ -7,7 +7,7 @@ import pytest
 
 from core.errors import InvalidInput
 from core.model import Side
-from core.notifications import parse_crm_context, parse_erp_notifications
+from core.actions.notifications import parse_crm_context, parse_erp_notifications
 
 COMPANY = "5a0c2b1e-9d8f-4e7a-8b6c-1d2e3f4a5b6c"
 RECORD = "6f9619ff-8b86-d011-b42d-00c04fc964ff"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from core.auth import MsalAuth
+from core.odata.auth import MsalAuth
 from core.errors import AuthError
 from core.odata import ODataSession
 from core.settings import CrmConfig, Secret

@@ -13,7 +13,7 @@ from openapi_spec_validator import validate
 import function_app
 from core.commands import parse_couple, parse_crm_sync, parse_sync, require_guid, require_mapping_name
 from core.errors import InvalidInput
-from core.errors_view import parse_action
+from core.actions.errors_view import parse_action
 from devhost.invoke import FunctionInfo, functions_of
 from functions.openapi_spec import build_document
 

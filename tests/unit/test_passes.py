@@ -4,9 +4,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from core.defaults import default_mappings
+from core.rules.defaults import default_mappings
 from core.model import Direction, Schedule
-from core.passes import directions_of, is_due, next_run
+from core.sync.passes import directions_of, is_due, next_run
 from core.store.state import MappingState
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)

@@ -1,4 +1,4 @@
-"""core.plan and core.coupling_state: every branch of the per-record decision, table-driven, no I/O."""
+"""core.rules.plan and core.rules.coupling_state: every branch of the per-record decision, table-driven, no I/O."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from core.coupling_state import applied_state, next_error_state
+from core.rules.coupling_state import applied_state, next_error_state
 from core.errors import Conflict
-from core.fields import NOT_SYNCED, LookupTable, decode_pair, synced_hashes
+from core.rules.fields import NOT_SYNCED, LookupTable, decode_pair, synced_hashes
 from core.model import (
     Coupling, DeletionConflictPolicy, Direction, ErrorCategory, FieldMapping, Mapping, Record, Side,
     UpdateConflictPolicy,
 )
-from core.plan import (
+from core.rules.plan import (
     RESULT_FAILURE, RESULT_SUCCESS, Action, ActionKind, auto_direction, changed_sides, plan_page, plan_record,
     source_unchanged,
 )

@@ -1,4 +1,4 @@
-"""core.watermark: min(max seen, pass start), never backwards, tie-safe boundary ids."""
+"""core.rules.watermark: min(max seen, pass start), never backwards, tie-safe boundary ids."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from core.watermark import Watermark
+from core.rules.watermark import Watermark
 
 T0 = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.timezone.utc)
 

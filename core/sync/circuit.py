@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 
 from core.deps import Deps
 from core.errors import AuthError, ConfigError, KoppelError, RemoteError, Retriable, StaleWrite
+from core.alerts import post_json
 from core.model import ErrorCategory, Job, Mapping, SyncError
 from core.store.state import PauseNote
 
@@ -149,12 +149,6 @@ def paused_mappings(deps: Deps) -> list[PauseState]:
 Post = Callable[[str, bytes], None]
 
 
-def _post_json(url: str, body: bytes) -> None:
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - the URL is an administrator's setting
-        pass
-
-
 def _notify(deps: Deps, state: PauseState, post: Post) -> None:
     url = deps.settings.get(NOTIFY_SETTING)
     if not url or urlsplit(url).scheme not in ("http", "https"):
@@ -167,7 +161,7 @@ def _notify(deps: Deps, state: PauseState, post: Post) -> None:
 
 
 def trip_after_pass(deps: Deps, mapping: str, failure: KoppelError | None, *, side_unreachable: bool = False,
-                    job: Job | None = None, post: Post = _post_json) -> PauseState | None:
+                    job: Job | None = None, post: Post = post_json) -> PauseState | None:
     """After a pass: pause the mapping when a side could not be reached at all or errors of one breaking
     category passed the threshold; then notify KOPPEL_NOTIFY_URL. Answers the new pause state, or None."""
     reason = unreachable_reason(failure)

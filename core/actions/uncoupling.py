@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from core.deps import Deps
 from core.errors import KoppelError
 from core.model import Counters, Job, JobStatus, JobType
+from core.sync.loading import load_mapping
 
 __all__ = ["INLINE_LIMIT", "uncouple_many", "queue_uncouple_all", "run_uncoupling"]
 
@@ -29,8 +30,6 @@ def _queue(deps: Deps, mapping: str, erp_ids: Sequence[str] | None) -> Job:
 
 def uncouple_many(mapping_name: str, erp_ids: Sequence[str], deps: Deps) -> int | Job:
     """Uncouple the given ERP ids: inline (answers how many) up to INLINE_LIMIT, else as a queued job."""
-    from core.coupling import load_mapping
-
     mapping = load_mapping(deps, mapping_name)
     if len(erp_ids) > INLINE_LIMIT:
         return _queue(deps, mapping.name, erp_ids)
@@ -42,8 +41,6 @@ def uncouple_many(mapping_name: str, erp_ids: Sequence[str], deps: Deps) -> int 
 
 def queue_uncouple_all(mapping_name: str, deps: Deps) -> Job:
     """Queue the removal of every coupling of a mapping (answered at once, 202)."""
-    from core.coupling import load_mapping
-
     return _queue(deps, load_mapping(deps, mapping_name).name, None)
 
 

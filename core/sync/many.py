@@ -10,46 +10,18 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 
-from core.commands import SyncCommand
 from core.deps import Deps
-from core.engine import read_records, sync_page
-from core.errors import Conflict, InvalidInput, KoppelError
-from core.fields import side_of
-from core.model import Counters, Coupling, Direction, Job, JobStatus, JobType, Mapping, Record, Side, SyncDirection
-from core.plan import DESTINATION_CHANGED, ActionKind, auto_direction
+from core.sync.engine import sync_page
+from core.sync.loading import load_mapping, read_records
+from core.errors import Conflict, KoppelError
+from core.rules.fields import side_of
+from core.model import Counters, Coupling, Direction, Job, JobStatus, Mapping, Record, Side
+from core.rules.plan import DESTINATION_CHANGED, ActionKind, auto_direction
 
-__all__ = ["MAX_IDS", "PAGE", "queue_sync_many", "run_sync_many"]
+__all__ = ["PAGE", "run_sync_many"]
 
-MAX_IDS = 5_000  # one Service Bus message (256 KB on Standard, api-facts §D) holds them with room to spare
 PAGE = 1_000
 MAX_LISTED = 200
-
-
-def queue_sync_many(cmd: SyncCommand, deps: Deps) -> Job:
-    """Create a QUEUED job for `cmd` and send it to the worker; answered at once (202).
-
-    Raises:
-        InvalidInput: too many ids.
-        Conflict: the mapping does not allow the direction.
-    """
-    from core.coupling import load_mapping
-
-    mapping = load_mapping(deps, cmd.mapping)
-    field = "erpIds" if cmd.erp_ids else "crmIds"
-    ids = cmd.erp_ids or cmd.crm_ids
-    if len(ids) > MAX_IDS:
-        raise InvalidInput(field, f"At most {MAX_IDS} ids per request; split the list.")
-    # auto (F3's rule, record by record): the job has no one direction.
-    direction = None if cmd.direction is SyncDirection.AUTO else Direction(cmd.direction.value)
-    if direction is not None and not mapping.direction.allows(direction):
-        raise Conflict(f"Mapping {mapping.name} synchronizes only {mapping.direction.value}.",
-                       reason="directionNotAllowed", field="direction")
-    job = deps.storage().jobs.create(Job(deps.new_id(), mapping.name, JobType.SYNC, direction, JobStatus.QUEUED,
-                                         deps.clock(), dry_run=cmd.dry_run))
-    deps.queue().send({"kind": "sync-ids", "jobId": job.id, "mapping": mapping.name, "side": field[:3],
-                       "ids": list(ids), "direction": direction.value if direction else "auto", "dryRun": cmd.dry_run},
-                      message_id=f"sync-ids-{job.id}")
-    return job
 
 
 def _skip_reason(coupling: Coupling | None, source: Record | None) -> str | None:
@@ -68,8 +40,6 @@ def run_sync_many(deps: Deps, job_id: str, mapping_name: str, side: Side, ids: S
                   direction: Direction | None, *, dry_run: bool = False) -> Job:
     """Run a queued F5 job (`direction` None: auto, per record); a redelivered message finds the job finished and
     does nothing again."""
-    from core.coupling import load_mapping
-
     jobs = deps.storage().jobs
     job = jobs.get(job_id)
     if job.status in (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED):

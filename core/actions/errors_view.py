@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.commands import parse_ids, parse_object, require_mapping_name
-from core.coupling import load_mapping
 from core.deps import Deps
-from core.engine import read_records
 from core.errors import InvalidInput, KoppelError
 from core.model import Coupling, Direction, ErrorCategory, Mapping, Side
-from core.sync_now import create_counterpart, read_one, run_passes
+from core.sync.record import create_counterpart, run_passes
+from core.sync.loading import load_mapping, read_one, read_records
 
 __all__ = [
     "ErrorEntry", "ActionCommand", "ActionResult", "suggested_action", "list_errors", "parse_action",

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from core.fields import side_of
+from core.rules.fields import side_of
 from core.model import TRANSIENT_CATEGORIES, Coupling, ErrorCategory, Side
-from core.plan import RESULT_FAILURE, RESULT_SUCCESS, Action, ActionKind
+from core.rules.plan import RESULT_FAILURE, RESULT_SUCCESS, Action, ActionKind
 
 __all__ = ["next_error_state", "applied_state", "error_key", "SKIP_AFTER"]
 
@@ -77,7 +77,7 @@ def applied_state(coupling: Coupling, action: Action, *, destination_modified_on
         coupling: the coupling (for INSERT/RESTORE/COUPLE, the new one with both ids).
         action: the applied action.
         destination_modified_on: the destination's modified-on after the write, if one was made.
-        field_hashes: hashes recomputed from the records as written (`core.fields.synced_hashes` over both
+        field_hashes: hashes recomputed from the records as written (`core.rules.fields.synced_hashes` over both
             sides' returned fields; for INSERT/RESTORE/COUPLE over every key, so fields the service derives,
             such as a contact's fullname, get a baseline too); default the action's prediction.
         job_id: the job that applied it.

@@ -17,9 +17,9 @@ from core.crm.client import TABLES
 from core.deps import Deps
 from core.erp.client import ENTITIES
 from core.errors import InvalidInput, KoppelError, NotFound, Rejected
-from core.matching import match_levels, run_match_coupling
+from core.sync.matching import match_levels, run_match_coupling
 from core.model import Direction, Job, JobStatus, JobType, Mapping
-from core.passes import queue_sync_jobs, run_mapping
+from core.sync.passes import queue_sync_jobs, run_mapping
 
 __all__ = ["Recommendation", "PlanLine", "Step", "dependency_order", "recommend", "plan_full_sync",
            "queue_full_sync", "run_full_sync"]

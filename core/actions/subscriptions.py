@@ -13,8 +13,8 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import ConfigError
-from core.notifications import SECRET_SETTING
 from core.odata import parse_datetime
+from core.settings import WEBHOOK_SECRET
 
 __all__ = ["Subscription", "SUPPORTED_ENTITIES", "RENEW_WITHIN", "WEBHOOK_PATH", "ensure_subscriptions",
            "notification_url"]
@@ -64,9 +64,9 @@ def ensure_subscriptions(deps: Deps) -> list[Subscription]:
         ConfigError: KOPPEL_PUBLIC_URL or KOPPEL_WEBHOOK_SECRET is not set.
     """
     url = notification_url(deps)
-    secret = deps.settings.get(SECRET_SETTING)
+    secret = deps.settings.get(WEBHOOK_SECRET)
     if not secret:
-        raise ConfigError(SECRET_SETTING)
+        raise ConfigError(WEBHOOK_SECRET)
     erp = deps.erp()
     company = erp.config.company_id
     wanted = sorted({m.erp_entity for m in deps.storage().mappings.list()} & SUPPORTED_ENTITIES)

@@ -2,7 +2,7 @@
 the pairs that differ although no watermark will ever bring them up (a missed change, a write that never landed).
 
 The comparison (`check_pair`) is pure; `reconcile_mapping` reads both sides whole, the couplings in one scan, and
-repairs through `core.engine.sync_page`, so the normal conflict rules decide every write.
+repairs through `core.sync.engine.sync_page`, so the normal conflict rules decide every write.
 """
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ import datetime as dt
 import logging
 from collections.abc import Iterator, Mapping as MappingABC, Sequence
 from dataclasses import dataclass
-from core.coupling import load_mapping
 from core.deps import Deps
-from core.engine import read_records, sync_page
+from core.sync.engine import create_dependencies, sync_page
 from core.errors import KoppelError, StaleWrite
-from core.fields import LookupTable, decode_pair, hash_value, normalize, same_value, transfer
-from core.lookup_fill import fill_lookups
+from core.rules.fields import LookupTable, decode_pair, hash_value, normalize, same_value, transfer
+from core.sync.lookup_fill import fill_lookups
 from core.model import (
     Counters, Coupling, Direction, ErrorCategory, Job, JobStatus, JobType, Mapping, Record, Side, SyncError,
     UpdateConflictPolicy,
 )
-from core.plan import EMPTY_LOOKUPS, RESULT_FAILURE, TOLERANCE, side_changed
+from core.rules.plan import EMPTY_LOOKUPS, RESULT_FAILURE, TOLERANCE, side_changed
 from core.store.state import MappingState
+from core.sync.loading import load_mapping, read_records
 
 __all__ = ["PairCheck", "main_direction", "changed_keys", "differing_fields", "check_pair", "queue_reconcile",
            "reconcile_mapping", "RECONCILE_LEASE_S"]
@@ -219,7 +219,8 @@ def _reconcile(deps: Deps, mapping: Mapping, job: Job, dry_run: bool, lease: _Le
     counters = Counters()
     pairs = [c for c in couplings if c.erp_id in erp and c.crm_id in crm]
     gone = [c for c in couplings if c.erp_id not in erp or c.crm_id not in crm]
-    lookups = {d: fill_lookups(deps, mapping, d, list(erp.values() if d is Direction.TO_CRM else crm.values()))
+    lookups = {d: fill_lookups(deps, mapping, d, list(erp.values() if d is Direction.TO_CRM else crm.values()),
+                                create=create_dependencies)
                for d in (Direction.TO_CRM, Direction.FROM_CRM) if mapping.direction.allows(d)}
     drifted: list[tuple[Coupling, PairCheck]] = []
     for c in pairs:

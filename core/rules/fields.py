@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.model import Direction, ErrorCategory, FieldMapping, Mapping, Record, Side, frozen_fields
-from core.transforms import TransformContext, apply_transform, compile_transform
+from core.rules.transforms import TransformContext, apply_transform, compile_transform
 
 __all__ = [
     "BLANK_GUID", "NOT_SYNCED", "normalize", "hash_value", "same_value", "loose_key", "LookupRef", "parse_lookup", "validate_lookup",
@@ -110,7 +110,7 @@ _hash_cached = functools.lru_cache(maxsize=1 << 16, typed=True)(_hash_uncached)
 
 def loose_key(value: Any) -> str:
     """The canonical form with case and inner spacing ignored: what a service's own normalization (BC stores
-    country `nl` as `NL`) leaves unchanged, for recognising a record we created (core.adoption)."""
+    country `nl` as `NL`) leaves unchanged, for recognising a record we created (core.sync.adoption)."""
     return " ".join(_canonical(value).casefold().split())
 
 

@@ -11,9 +11,9 @@ import uuid
 from typing import Any
 
 from core.deps import Deps
-from core.engine import read_records
 from core.errors import Conflict
 from core.model import Counters, DeletePolicy, Direction, Job, JobStatus, JobType, Mapping, Side
+from core.sync.loading import load_mapping, read_records
 
 __all__ = ["apply_deletion", "deactivation_values"]
 
@@ -33,8 +33,6 @@ def apply_deletion(deps: Deps, mapping_name: str, side: Side, record_id: str, me
 
     The job id is derived from the notification (`message_key`), so a redelivery does nothing twice.
     """
-    from core.coupling import load_mapping
-
     mapping = load_mapping(deps, mapping_name)
     store = deps.storage().couplings
     coupling = store.erp_to_crm(mapping.name, record_id) if side is Side.ERP \

@@ -2,9 +2,9 @@
 as read while planning, what to do — insert, modify, leave, refuse as a conflict, skip, fail, restore, uncouple.
 
 Nothing here does I/O. The engine applies an `Action` (a dry run just returns it, SPEC X5) and then stores
-`core.coupling_state.applied_state(...)`. Change detection follows SPEC F9: a side changed if its modified-on
+`core.rules.coupling_state.applied_state(...)`. Change detection follows SPEC F9: a side changed if its modified-on
 is later than the coupling's stored one by 10 ms or more, or its last write as destination failed; which
-FIELDS changed comes from the per-side hashes in `core.fields` (see its docstring for the rule).
+FIELDS changed comes from the per-side hashes in `core.rules.fields` (see its docstring for the rule).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from core.errors import Conflict
-from core.fields import (
+from core.rules.fields import (
     NOT_SYNCED, FieldChange, FieldFailure, LookupTable, TransferredField, decode_pair, encode_pair, field_changes,
     hash_value, same_value,
     side_of, synced_hashes, transfer,

@@ -19,14 +19,14 @@ from typing import Any
 
 from core.deps import Deps
 from core.errors import Conflict, InvalidInput
+from core.settings import WEBHOOK_SECRET
 from core.model import Direction, Job, JobStatus, JobType, Mapping, Side
 
-__all__ = ["Change", "Accepted", "SECRET_SETTING", "parse_erp_notifications", "parse_crm_context", "secret_matches",
+__all__ = ["Change", "Accepted", "parse_erp_notifications", "parse_crm_context", "secret_matches",
            "accept_changes"]
 
 log = logging.getLogger("koppel.notifications")
 
-SECRET_SETTING = "KOPPEL_WEBHOOK_SECRET"
 _JOB_NS = uuid.UUID("6f1c2b1e-4d0a-4e57-9a43-0c5b1f7e2a10")  # uuid5 namespace of notification job ids
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # api-facts §B.6: `api/v2.0/companies(<id>)/customers(<id>)`, or the entity set plus `?$filter=…` (collection).
@@ -135,7 +135,7 @@ def _row_version(body: dict[str, Any]) -> str:
 
 def secret_matches(deps: Deps, given: Iterable[str | None]) -> bool:
     """Every given secret equals KOPPEL_WEBHOOK_SECRET (constant time); no secret configured → False."""
-    secret = deps.settings.get(SECRET_SETTING)
+    secret = deps.settings.get(WEBHOOK_SECRET)
     if not secret:
         return False
     expected = secret.encode()

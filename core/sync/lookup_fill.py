@@ -6,17 +6,19 @@ Every step is one bulk request per side and target, never one per record.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from core.deps import Deps
 from core.errors import NotFound
-from core.fields import BLANK_GUID, LookupTable, lookup_requests, normalize, parse_lookup, side_of
+from core.rules.fields import BLANK_GUID, LookupTable, lookup_requests, normalize, parse_lookup, side_of
 from core.model import Coupling, Direction, FieldMapping, Mapping, Record, Side
 from core.odata import and_, or_same_field, quote
 
-__all__ = ["MatchKey", "fill_lookups", "match_key", "couple_by_match"]
+__all__ = ["CreateMissing", "MatchKey", "fill_lookups", "match_key", "couple_by_match"]
+
+# Creates the `side` records `ids` of a target mapping on the other side; answers source id → new coupling.
+CreateMissing = Callable[[Deps, Mapping, Side, Sequence[str]], dict[str, Coupling]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,8 @@ def couple_by_match(deps: Deps, target: Mapping, side: Side, ids: Sequence[str])
     return {(c.erp_id if side is Side.ERP else c.crm_id): c for c in coupled}
 
 
-def _find(deps: Deps, target: Mapping, side: Side, ids: Sequence[str], match: bool) -> dict[str, Coupling]:
+def _find(deps: Deps, target: Mapping, side: Side, ids: Sequence[str], match: bool,
+          create: CreateMissing | None) -> dict[str, Coupling]:
     """Couplings of `target` for these `side` ids; with `match`, the uncoupled ones are coupled by match first,
     and those still uncoupled are created on the other side when the target mapping may create (X14)."""
     store = deps.storage().couplings
@@ -95,62 +98,39 @@ def _find(deps: Deps, target: Mapping, side: Side, ids: Sequence[str], match: bo
     if missing and match:
         found.update(couple_by_match(deps, target, side, missing))
         missing = [i for i in missing if i not in found]
-        if missing:
-            found.update(_create_dependencies(deps, target, side, missing))
+        if missing and create is not None:
+            found.update(create(deps, target, side, missing))
     return found
 
 
-# The target mappings whose records are being created for a lookup right now (a cycle of dependsOn stops here).
-_creating: ContextVar[frozenset[str]] = ContextVar("koppel_creating_dependencies", default=frozenset())
-
-
-def _create_dependencies(deps: Deps, target: Mapping, side: Side, ids: Sequence[str]) -> dict[str, Coupling]:
-    """X14, dependencies first: a referenced record with no counterpart is created through the target mapping's
-    own rules (its page engine, with intents and adoption) when that mapping creates records in this direction
-    (create-new on no match, or syncOnlyCoupled off). Answers source id → the new coupling."""
-    from core.engine import read_records, sync_page  # the engine fills lookups through this module
-
-    direction = Direction.TO_CRM if side is Side.ERP else Direction.FROM_CRM
-    creates = target.create_new_on_no_match or not target.sync_only_coupled
-    if not creates or target.paused or not target.direction.allows(direction) or target.name in _creating.get():
-        return {}
-    token = _creating.set(_creating.get() | {target.name})
-    try:
-        records = list(read_records(deps, target, side, list(ids)).values())
-        result = sync_page(deps, target, direction, records, force=True) if records else None
-    finally:
-        _creating.reset(token)
-    if result is None:
-        return {}
-    return {(o.coupling.erp_id if side is Side.ERP else o.coupling.crm_id): o.coupling
-            for o in result.outcomes if o.coupling is not None and o.error is None}
-
-
-def _by_id(deps: Deps, target: Mapping, side: Side, values: set[str], match: bool) -> dict[str, str]:
-    found = _find(deps, target, side, sorted(values), match)
+def _by_id(deps: Deps, target: Mapping, side: Side, values: set[str], match: bool,
+           create: CreateMissing | None) -> dict[str, str]:
+    found = _find(deps, target, side, sorted(values), match, create)
     return {k: (c.crm_id if side is Side.ERP else c.erp_id) for k, c in found.items()}
 
 
 def _by_erp_key(deps: Deps, target: Mapping, erp_key: str, side: Side, values: set[str],
-                match: bool) -> dict[str, str]:
+                match: bool, create: CreateMissing | None) -> dict[str, str]:
     if side is Side.ERP:
         # toCrm: the key values (e.g. numbers) → the target's ERP records holding them → their couplings.
         records = deps.erp().read_by_field(target.erp_entity, erp_key, sorted(values), [erp_key])
         id_of = _unique(records, erp_key)
-        couplings = _find(deps, target, Side.ERP, list(id_of.values()), match)
+        couplings = _find(deps, target, Side.ERP, list(id_of.values()), match, create)
         return {k: couplings[i].crm_id for k, i in id_of.items() if i in couplings}
     # fromCrm: crm ids → couplings → the coupled ERP records' key field.
-    couplings = _find(deps, target, Side.CRM, sorted(values), match)
+    couplings = _find(deps, target, Side.CRM, sorted(values), match, create)
     erp_ids = {c.erp_id: crm_id for crm_id, c in couplings.items()}
     coupled = deps.erp().read_by_ids(target.erp_entity, list(erp_ids), [erp_key])
     return {erp_ids[r.id]: r.fields[erp_key] for r in coupled.values()
             if r.id in erp_ids and _key(r.fields.get(erp_key)) is not None}
 
 
-def fill_lookups(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record]) -> LookupTable:
-    """Translate every lookup value of the page, one bulk step per target mapping and side.
+def fill_lookups(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], *,
+                 create: CreateMissing | None = None) -> LookupTable:
+    """Translate every lookup value of the page, one bulk step per target mapping and side; `create` makes the
+    referenced records that have no counterpart (X14, the engine passes its own page run).
 
-    A value that stays untranslated is absent from the table: `core.fields.transfer` then fails the record
+    A value that stays untranslated is absent from the table: `core.rules.fields.transfer` then fails the record
     as dependency, naming the value (or clears the field with clear-on-failure)."""
     wanted = lookup_requests(mapping, direction, sources)
     source, _ = side_of(direction)
@@ -174,8 +154,8 @@ def fill_lookups(deps: Deps, mapping: Mapping, direction: Direction, sources: Se
             continue
         assert side is source
         match = name not in shared
-        entries[(table_key, side)] = (_by_erp_key(deps, target, erp_key, side, values, match) if erp_key
-                                      else _by_id(deps, target, side, values, match))
+        entries[(table_key, side)] = (_by_erp_key(deps, target, erp_key, side, values, match, create) if erp_key
+                                      else _by_id(deps, target, side, values, match, create))
     _add_local_currency(deps, mapping, direction, entries)
     return LookupTable.of(entries)
 

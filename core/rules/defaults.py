@@ -10,7 +10,7 @@ Choices beyond Business Central's own defaults, and why:
    `fullname`. toCrm writes displayName to `lastname` and clears `firstname`; fromCrm reads `fullname`.
    A name typed in either system survives a round trip as one full name, with no ping-pong.
  - CONTACT company: a person contact names its company by `companyNumber` (a number, not an id), so the
-   lookup is `"CUSTOMER|VENDOR:number"` (`core.lookup_fill`): toCrm reads the CUSTOMER (then VENDOR) records whose
+   lookup is `"CUSTOMER|VENDOR:number"` (`core.sync.lookup_fill`): toCrm reads the CUSTOMER (then VENDOR) records whose
    `number` is that value in one `number eq … or …` request per ≤ 100 values and follows their couplings;
    fromCrm follows the account's coupling and reads the coupled record's `number`. In real BC `companyNumber`
    is the number of the company CONTACT, linked to the customer by a contact business relation (API v2.0

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from core.deps import Deps
-from core.engine import read_records, sync_page
+from core.sync.engine import sync_page
 from core.errors import AlreadyCoupled, InvalidInput, KoppelError
-from core.fields import normalize
+from core.rules.fields import normalize
 from core.model import (
     Counters, Coupling, Direction, ErrorCategory, Job, JobStatus, JobType, Mapping, Record, Side, SyncError,
     UpdateConflictPolicy,
 )
+from core.sync.loading import load_mapping, read_records
 
 __all__ = ["MatchField", "NO_MATCH", "PAGE", "match_levels", "match_value", "pick_matches", "sync_after_direction",
            "queue_match_coupling", "run_match_coupling"]
@@ -120,8 +121,6 @@ def queue_match_coupling(deps: Deps, mapping_name: str, *, create_new: bool = Fa
         NotFound: no such mapping.
         InvalidInput: the mapping has no match fields (bc-behaviour §2.9 step 2).
     """
-    from core.coupling import load_mapping
-
     mapping = load_mapping(deps, mapping_name)
     if not match_levels(mapping):
         raise InvalidInput("mapping", f"Mapping {mapping.name} has no field with a matchPriority to match on.")
@@ -147,8 +146,6 @@ def run_match_coupling(deps: Deps, job_id: str, mapping_name: str, create_new: b
     Returns:
         The finished job with counters coupled, inserted, failed (and modified/unchanged after a sync).
     """
-    from core.coupling import load_mapping
-
     jobs = deps.storage().jobs
     job = jobs.get(job_id)
     if job.status in _FINISHED:

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.commands import SyncCommand
 from core.deps import Deps
-from core.engine import Outcome, sync_page
+from core.sync.engine import Outcome, sync_page
+from core.sync.loading import read_one
 from core.errors import AlreadyCoupled, Conflict, KoppelError, NotFound, RecordError
-from core.model import Coupling, Direction, ErrorCategory, Job, Mapping, Record, Side, SyncDirection
-from core.record_lock import one_at_a_time
-from core.sync_many import queue_sync_many
-from core.plan import ActionKind, auto_direction
+from core.model import Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncDirection
+from core.rules.plan import ActionKind, auto_direction
 
-__all__ = ["PassOutcome", "SyncOutcome", "sync_records", "run_passes", "create_counterpart", "read_one"]
+__all__ = ["PassOutcome", "SyncOutcome", "sync_one", "run_passes", "create_counterpart"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +49,6 @@ class SyncOutcome:
         return acting[0] if acting else (self.passes[0].direction.value if self.passes else "none")
 
 
-def read_one(deps: Deps, mapping: Mapping, side: Side, record_id: str) -> Record | None:
-    if side is Side.ERP:
-        return deps.erp().get(mapping.erp_entity, record_id, mapping.source_fields(Side.ERP))
-    return deps.crm().get(mapping.crm_entity, mapping.crm_id_field, record_id, mapping.source_fields(Side.CRM))
-
-
 def _raise_for(outcome: Outcome, mapping: Mapping) -> None:
     """Turn a failed single-record outcome into the error the caller sees."""
     action = outcome.action
@@ -66,7 +58,7 @@ def _raise_for(outcome: Outcome, mapping: Mapping) -> None:
         raise Conflict(f"Both sides changed since the last synchronization; nothing was written. {action.reason}.",
                        reason="updateConflict")
     if outcome.category is ErrorCategory.CONFLICT and action.kind in (ActionKind.INSERT, ActionKind.RESTORE):
-        # A create whose coupling clashed: someone coupled the source meanwhile (core.engine._store_couplings).
+        # A create whose coupling clashed: someone coupled the source meanwhile (core.sync.engine._store_couplings).
         raise AlreadyCoupled("erp", action.erp_id or "", mapping.name)
     if outcome.category is ErrorCategory.CONCURRENCY:
         raise Conflict("The record changed while it was synchronized (someone wrote it at the same moment); "
@@ -125,43 +117,7 @@ def create_counterpart(deps: Deps, mapping: Mapping, source: Record, stale: Coup
     return outcome.coupling
 
 
-def sync_records(cmd: SyncCommand, deps: Deps) -> SyncOutcome | Job:
-    """F3: synchronize one coupled record now, with `auto`, `toCrm` or `fromCrm`; several ids (F5) become a
-    background job, answered at once.
-
-    Raises:
-        NotFound: the mapping, the record or its coupling does not exist.
-        Conflict: the direction is not allowed by the mapping (directionNotAllowed), the mapping is paused,
-            or both sides changed the same field (updateConflict; an error row is written too).
-    """
-    from core.coupling import load_mapping
-
-    mapping = load_mapping(deps, cmd.mapping)
-    ids = cmd.erp_ids or cmd.crm_ids
-    if len(ids) > 1:
-        return queue_sync_many(cmd, deps)
-    if mapping.paused:
-        raise Conflict(f"Mapping {mapping.name} is paused.", reason="paused")
-    store = deps.storage().couplings
-    field = "erpIds" if cmd.erp_ids else "crmIds"
-    coupling = store.erp_to_crm(mapping.name, ids[0]) if cmd.erp_ids else store.crm_to_erp(mapping.name, ids[0])
-    if coupling is None:
-        raise NotFound(f"Record {ids[0]} is not coupled in mapping {mapping.name}; set up a coupling first.",
-                       field=f"{field}[0]")
-    if cmd.direction is not SyncDirection.AUTO and not mapping.direction.allows(Direction(cmd.direction.value)):
-        raise Conflict(f"Mapping {mapping.name} synchronizes only {mapping.direction.value}; "
-                       f"it cannot synchronize {cmd.direction.value}.", reason="directionNotAllowed", field="direction")
-    if cmd.dry_run:
-        return _sync_one(deps, mapping, coupling, cmd.direction, dry_run=True)
-    with one_at_a_time(deps, mapping.name, Side.ERP, coupling.erp_id):
-        # Read again under the lock: the caller before us may have moved it on.
-        current = store.erp_to_crm(mapping.name, coupling.erp_id)
-        if current is None:
-            raise NotFound(f"Record {ids[0]} is not coupled in mapping {mapping.name} any more.", field=f"{field}[0]")
-        return _sync_one(deps, mapping, current, cmd.direction, dry_run=False)
-
-
-def _sync_one(deps: Deps, mapping: Mapping, coupling: Coupling, direction: SyncDirection, *,
+def sync_one(deps: Deps, mapping: Mapping, coupling: Coupling, direction: SyncDirection, *,
               dry_run: bool) -> SyncOutcome:
     if direction is SyncDirection.AUTO:
         directions, deleted = _auto(deps, mapping, coupling, dry_run)

@@ -1,7 +1,7 @@
 """The synchronizer: runs one pass over a page of source records (DESIGN decision 1).
 
 Read the page's couplings in one query, the coupled destination rows in one request, the lookup
-translations in bulk; plan every record (pure, `core.plan`); then apply the plan with the
+translations in bulk; plan every record (pure, `core.rules.plan`); then apply the plan with the
 destination's batch API and Table Storage transactions, and record results, errors and counters.
 A destination changed between our read and our write (stale ETag, X8) is re-read and re-planned
 once, so a person's edit becomes a merge or a conflict, never a blind overwrite.
@@ -13,23 +13,25 @@ import datetime as dt
 import random
 import time
 from collections.abc import Mapping as MappingABC, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.coupling_state import applied_state, next_error_state
+from core.rules.coupling_state import applied_state, next_error_state
 from core.deps import Deps
 from core.errors import (
     AlreadyCoupled, AuthError, KoppelError, Rejected, RemoteError, Retriable, StaleWrite,
 )
-from core.adoption import Held, adopt_earlier_creates, claim_creates
-from core.fields import side_of, synced_hashes
-from core.lookup_fill import fill_lookups
+from core.sync.adoption import Held, adopt_earlier_creates, claim_creates
+from core.rules.fields import side_of, synced_hashes
+from core.sync.loading import read_records
+from core.sync.lookup_fill import fill_lookups
 from core.model import Counters, Coupling, Direction, ErrorCategory, Mapping, Record, Side, SyncError
 from core.odata import WriteOp, WriteResult
-from core.plan import TOLERANCE, Action, ActionKind, keep_destination_changes, plan_page, source_unchanged
+from core.rules.plan import TOLERANCE, Action, ActionKind, keep_destination_changes, plan_page, source_unchanged
 from core.store.coupling_snapshot import CouplingSnapshot
 
-__all__ = ["PageResult", "Outcome", "sync_page", "read_records", "category_of", "STALE_ROUNDS"]
+__all__ = ["PageResult", "Outcome", "sync_page", "category_of", "create_dependencies", "STALE_ROUNDS"]
 
 STALE_ROUNDS = 4  # re-plans of records someone changed between our read and our write, before it is an error
 
@@ -67,15 +69,6 @@ def category_of(err: KoppelError) -> ErrorCategory:
     return ErrorCategory.VALIDATION
 
 
-def read_records(deps: Deps, mapping: Mapping, side: Side, ids: Sequence[str]) -> dict[str, Record]:
-    """Read records of one side by id, in bulk (never one request per id)."""
-    if not ids:
-        return {}
-    if side is Side.ERP:
-        return deps.erp().read_by_ids(mapping.erp_entity, list(ids), mapping.source_fields(Side.ERP))
-    return deps.crm().read_by_ids(mapping.crm_entity, mapping.crm_id_field, list(ids), mapping.source_fields(Side.CRM))
-
-
 def _plan(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[Record], force: bool,
           couplings: MappingABC[str, Coupling], keep_changed: bool) -> tuple[list[Action], dict[str, Record]]:
     _, dst = side_of(direction)
@@ -83,7 +76,7 @@ def _plan(deps: Deps, mapping: Mapping, direction: Direction, sources: Sequence[
     page = [c for r in sources if (c := couplings.get(r.id)) is not None]
     destinations = read_records(deps, mapping, dst, [c.crm_id if dst is Side.CRM else c.erp_id for c in page])
     actions = plan_page(mapping, direction, sources, couplings, destinations,
-                        fill_lookups(deps, mapping, direction, sources), force=force)
+                        fill_lookups(deps, mapping, direction, sources, create=create_dependencies), force=force)
     if keep_changed:
         actions = [keep_destination_changes(mapping, a, couplings.get(r.id), r, destinations.get(_dest_id(a, dst)))
                    for a, r in zip(actions, sources)]
@@ -228,7 +221,7 @@ def _apply(deps: Deps, mapping: Mapping, actions: Sequence[Action], couplings: M
     store = deps.storage()
     writing = [a for a in actions if a.writes]
     # DESIGN decision 3: every create is claimed in the Intents table before it is sent, so a retry after a crash
-    # or a redelivery adopts what an earlier attempt made instead of creating it twice (core.adoption).
+    # or a redelivery adopts what an earlier attempt made instead of creating it twice (core.sync.adoption).
     creates = {_source_id(a, src): a for a in writing if a.kind in (ActionKind.INSERT, ActionKind.RESTORE)}
     held: dict[str, Held] = {}
     planned: dict[str, str] = {}
@@ -437,3 +430,27 @@ def _detail(action: Action) -> str | None:
     return None
 
 
+# The target mappings whose records are being created for a lookup right now (a cycle of dependsOn stops here).
+_creating: ContextVar[frozenset[str]] = ContextVar("koppel_creating_dependencies", default=frozenset())
+
+
+def create_dependencies(deps: Deps, target: Mapping, side: Side, ids: Sequence[str]) -> dict[str, Coupling]:
+    """X14, dependencies first: a referenced record with no counterpart is created through the target mapping's
+    own rules (its page engine, with intents and adoption) when that mapping creates records in this direction
+    (create-new on no match, or syncOnlyCoupled off). Answers source id → the new coupling."""
+    from core.sync.engine import sync_page  # the engine fills lookups through this module
+
+    direction = Direction.TO_CRM if side is Side.ERP else Direction.FROM_CRM
+    creates = target.create_new_on_no_match or not target.sync_only_coupled
+    if not creates or target.paused or not target.direction.allows(direction) or target.name in _creating.get():
+        return {}
+    token = _creating.set(_creating.get() | {target.name})
+    try:
+        records = list(read_records(deps, target, side, list(ids)).values())
+        result = sync_page(deps, target, direction, records, force=True) if records else None
+    finally:
+        _creating.reset(token)
+    if result is None:
+        return {}
+    return {(o.coupling.erp_id if side is Side.ERP else o.coupling.crm_id): o.coupling
+            for o in result.outcomes if o.coupling is not None and o.error is None}

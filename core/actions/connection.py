@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from core.auth import MsalAuth
-from core.circuit import paused_mappings
+from core.odata.auth import MsalAuth
+from core.sync.circuit import paused_mappings
 from core.crm import CrmClient
 from core.deps import Deps
 from core.erp import ErpClient

@@ -2,7 +2,7 @@
 
 A run holds the mapping's lease (DESIGN decision 4), so two runs of one mapping never overlap. Each pass
 first retries the couplings whose last write failed, then reads the source records changed since the side's
-watermark page by page through `core.engine.sync_page`, and finally moves the watermark (core/watermark.py).
+watermark page by page through `core.sync.engine.sync_page`, and finally moves the watermark (core/rules/watermark.py).
 """
 from __future__ import annotations
 
@@ -12,20 +12,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from core.circuit import pause_state, trip_after_pass
-from core.coupling import load_mapping
+from core.sync.circuit import pause_state, trip_after_pass
 from core.deps import Deps
-from core.engine import PageResult, category_of, read_records, sync_page
+from core.sync.engine import PageResult, category_of, sync_page
 from core.errors import Conflict, KoppelError, NotFound, Retriable, StaleWrite
-from core.fields import side_of
+from core.rules.fields import side_of
 from core.model import (
     Counters, Direction, Job, JobStatus, JobType, Mapping, Record, Schedule, Side, SyncError,
 )
-from core.plan import ActionKind
+from core.rules.plan import ActionKind
 from core.store.coupling_snapshot import CouplingSnapshot
 from core.store.couplings import SCAN_ABOVE
 from core.store.state import MappingState
-from core.watermark import Watermark
+from core.rules.watermark import Watermark
+from core.sync.loading import load_mapping, read_records
 
 __all__ = ["LEASE_S", "RETRY_PAGE", "Mode", "run_mapping", "due_mappings", "is_due", "next_run", "directions_of",
            "queue_sync_jobs", "LeaseLost"]

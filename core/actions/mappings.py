@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.defaults import default_mappings
+from core.rules.defaults import default_mappings
 from core.deps import Deps
 from core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, StaleWrite
-from core.fields import parse_lookup
+from core.rules.fields import parse_lookup
 from core.model import Mapping
-from core.schema import BC_FIELDS
+from core.rules.schema import BC_FIELDS
 from core.store.mapping_codec import mapping_from_json, mapping_to_json, validate_for_write
 
 __all__ = [

@@ -9,7 +9,7 @@ uncoupled records reads the pending intents (one query, normally empty) and adop
   `nl` becomes `NL`; a person may edit the leftover before the retry). A tie adopts nothing and is reported.
 
 The remaining window (documented in SPEC X3's notes): an intent claimed less than IN_FLIGHT_S ago whose record is
-not found may still be in flight, so its source is not created again until then (core.engine defers it).
+not found may still be in flight, so its source is not created again until then (core.sync.engine defers it).
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping as MappingABC, Sequence
 from dataclasses import dataclass
 
 from core.deps import Deps
-from core.fields import loose_key
+from core.rules.fields import loose_key
 from core.model import Coupling, ErrorCategory, Mapping, Record, Side
-from core.plan import Action
+from core.rules.plan import Action
 from core.store.coupling_snapshot import CouplingSnapshot
 from core.store.intents import Intent
 

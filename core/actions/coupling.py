@@ -12,10 +12,11 @@ from core.commands import CoupleCommand, PageQuery
 from core.deps import Deps
 from core.errors import AlreadyCoupled, InvalidInput, NotFound
 from core.model import Coupling, Direction, Mapping, Record, Side
-from core.record_lock import one_at_a_time
-from core.sync_now import SyncOutcome, create_counterpart, run_passes
+from core.sync.record_lock import one_at_a_time
+from core.sync.loading import load_mapping
+from core.sync.record import SyncOutcome, create_counterpart, run_passes
 
-__all__ = ["CoupleResult", "couple_record", "find_coupling", "list_couplings", "uncouple_record", "load_mapping"]
+__all__ = ["CoupleResult", "couple_record", "find_coupling", "list_couplings", "uncouple_record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,16 +24,6 @@ class CoupleResult:
     coupling: Coupling
     created: bool
     sync: SyncOutcome | None = None
-
-
-def load_mapping(deps: Deps, name: str) -> Mapping:
-    """The mapping by name, or NotFound naming the request's `mapping` field."""
-    deps.settings.erp()  # F1: coupling and sync need both sides configured (503 naming the setting)
-    deps.settings.crm()
-    try:
-        return deps.storage().mappings.get(name)
-    except NotFound:
-        raise NotFound(f"There is no mapping named {name}.", field="mapping") from None
 
 
 def _erp_record(deps: Deps, mapping: Mapping, erp_id: str) -> Record:

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from core.commands import CrmSyncCommand
-from core.coupling import load_mapping
 from core.deps import Deps
 from core.errors import Conflict, NotFound
 from core.i18n import choose_language, text
 from core.model import Direction, Mapping, Side
-from core.record_lock import one_at_a_time
-from core.sync_now import create_counterpart, read_one, run_passes
+from core.sync.record_lock import one_at_a_time
+from core.sync.record import create_counterpart, run_passes
+from core.sync.loading import load_mapping, read_one
 
 __all__ = ["RibbonAnswer", "sync_from_crm", "erp_url"]
 
@@ -68,7 +68,7 @@ def sync_from_crm(cmd: CrmSyncCommand, deps: Deps, accept_language: str | None) 
     if mapping.paused:
         raise Conflict(text("ribbon.paused", lang), reason="paused")
     coupling = deps.storage().couplings.crm_to_erp(mapping.name, cmd.crm_id)
-    # One ribbon or sync-now call per record at a time (core.record_lock); read again under the lock.
+    # One ribbon or sync-now call per record at a time (core.sync.record_lock); read again under the lock.
     with one_at_a_time(deps, mapping.name, *((Side.ERP, coupling.erp_id) if coupling else (Side.CRM, cmd.crm_id))):
         return _sync_or_create(cmd, deps, mapping, lang)
 
