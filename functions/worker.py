@@ -17,6 +17,7 @@ from core.sync.matching import run_match_coupling
 from core.sync.deletions import apply_deletion
 from core.sync.drift import reconcile_mapping
 from core.model import Direction, Side
+from core.odata import parse_datetime
 from core.sync.passes import Mode, run_mapping
 from core.sync.many import run_sync_many
 from core.actions.uncoupling import run_uncoupling
@@ -38,8 +39,10 @@ def handle(body: dict[str, Any], message_id: str, delivery_count: int) -> None:
         job_ids = body.get("jobIds") or ([body["jobId"]] if body.get("jobId") else [])
         # Unique per delivery: a redelivery while the first delivery still runs must not share its lease.
         owner = f"{message_id}/{delivery_count}/{uuid.uuid4().hex[:8]}"
+        since = body.get("deferredSince")
         jobs = run_mapping(deps(), str(body["mapping"]), owner=owner, dry_run=bool(body.get("dryRun")),
-                           mode=mode, job_ids=[str(j) for j in job_ids])
+                           mode=mode, job_ids=[str(j) for j in job_ids], defer=True,
+                           deferred_since=parse_datetime(since) if isinstance(since, str) else None)
         log.info("message %s: mapping %s ran %d passes", message_id, body["mapping"], len(jobs))
         return
     if kind == "sync-ids":

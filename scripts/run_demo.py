@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     host = serve(function_app.app, port=args.port, function_key=os.environ.get("KOPPEL_FUNCTION_KEY"))
     key = host.function_key
-    from core.subscriptions import ensure_subscriptions
+    from core.actions.subscriptions import ensure_subscriptions
     from functions.deps import deps
 
     subscribed = [sub.entity for sub in ensure_subscriptions(deps())]

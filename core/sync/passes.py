@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -34,6 +35,8 @@ log = logging.getLogger("koppel.passes")
 
 Mode = Literal["incremental", "full"]
 LEASE_S = 120.0  # renewed after every page; a crashed run blocks the mapping for at most this long
+DEFER_MIN_S = 2.0  # a refused run tries again after the other lease ends, at least this late
+DEFER_FOR = dt.timedelta(hours=1)  # ... and fails when the other run has outlasted this
 RETRY_PAGE = 1000  # failed couplings retried per sync_page call
 MAX_BOUNDARY_IDS = 500
 _FINISHED = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED)
@@ -99,7 +102,7 @@ class _Run:
 
 
 def run_mapping(deps: Deps, mapping_name: str, *, owner: str, dry_run: bool = False, mode: Mode = "incremental",
-                job_ids: Sequence[str] = ()) -> list[Job]:
+                job_ids: Sequence[str] = (), defer: bool = False, deferred_since: dt.datetime | None = None) -> list[Job]:
     """Run one synchronization of a mapping: a pass per allowed direction, toCrm first.
 
     Args:
@@ -108,7 +111,11 @@ def run_mapping(deps: Deps, mapping_name: str, *, owner: str, dry_run: bool = Fa
         owner: who runs it (unique per run attempt): the lease is held under this name.
         dry_run: plan only (X5): nothing is written to either side or to couplings and watermarks.
         mode: "incremental" reads changes since the watermarks; "full" reads everything and overwrites (F13).
-        job_ids: QUEUED jobs made by `queue_sync_jobs`, used for the passes in order.
+        job_ids: QUEUED jobs made by `queue_sync_jobs`, used for the passes in order. While another run holds
+            the lease they stay QUEUED and, with `defer`, the run is sent again for when that lease ends.
+        defer: a run refused by another run's lease is sent again for later (`_defer`); else its jobs fail
+            (a full sync, whose later steps depend on this one finishing now).
+        deferred_since: when this run was first refused the lease (a deferred message carries it).
 
     Returns:
         The finished jobs, one per pass; [] when another run holds the lease or the queued jobs already ran
@@ -124,7 +131,11 @@ def run_mapping(deps: Deps, mapping_name: str, *, owner: str, dry_run: bool = Fa
         return []
     state = storage.state.acquire_lease(mapping.name, owner, deps.clock(), LEASE_S)
     if state is None:
-        log.info("mapping %s: another run holds the lease; %s does nothing", mapping.name, owner)
+        log.info("mapping %s: another run holds the lease; %s %s", mapping.name, owner,
+                 "waits for it" if defer else "does nothing")
+        if defer:
+            _defer(deps, mapping, queued, mode=mode, dry_run=dry_run, since=deferred_since)
+            return []
         for job in queued:
             if job is not None and job.status is JobStatus.QUEUED:
                 _finish(deps, job, JobStatus.FAILED, f"Another run of mapping {mapping.name} was in progress.")
@@ -145,6 +156,33 @@ def run_mapping(deps: Deps, mapping_name: str, *, owner: str, dry_run: bool = Fa
     finally:
         _release(run)
     return run.jobs
+
+
+def _defer(deps: Deps, mapping: Mapping, queued: Sequence[Job | None], *, mode: Mode, dry_run: bool,
+           since: dt.datetime | None) -> None:
+    """Another run holds the lease: a run a person is waiting for (queued jobs) is sent again for when that lease
+    ends, its jobs left QUEUED and saying so, and fails only when the other run outlasts DEFER_FOR. A run nobody
+    waits for (the timer, a notification) does nothing: the run in progress or the next one picks its changes up."""
+    waiting = [j for j in queued if j is not None and j.status is JobStatus.QUEUED]
+    if not waiting:
+        return
+    now = deps.clock()
+    since = since or now
+    if now - since > DEFER_FOR:
+        for job in waiting:
+            _finish(deps, job, JobStatus.FAILED, f"Another run of mapping {mapping.name} was in progress for longer "
+                                                 f"than {int(DEFER_FOR.total_seconds() // 60)} minutes; run it again.")
+        return
+    held = deps.storage().state.get(mapping.name).lease_until
+    remaining = (held - now).total_seconds() if held else 0.0
+    wait = min(LEASE_S, max(DEFER_MIN_S, remaining)) + random.uniform(0, DEFER_MIN_S)  # jitter: waiters spread out
+    body = {"kind": "run", "mapping": mapping.name, "mode": mode, "dryRun": dry_run,
+            "jobIds": [j.id for j in queued if j is not None], "deferredSince": since.isoformat()}
+    deps.queue().send(body, message_id=f"run-{waiting[0].id}-deferred-{deps.new_id()}", delay_s=wait)
+    jobs = deps.storage().jobs
+    for job in waiting:
+        jobs.update(replace(job, message=f"Waiting for the run of mapping {mapping.name} in progress; "
+                                         f"tries again in {round(wait)} s."))
 
 
 def _skip_paused(deps: Deps, mapping: Mapping, queued: Sequence[Job | None]) -> None:
@@ -197,7 +235,7 @@ def _start_job(run: _Run, direction: Direction, queued: Job | None) -> Job:
     if queued is not None:
         # F11: a pass starts when it starts, not when its run was queued (the second pass starts after the first).
         return jobs.update(replace(queued, status=JobStatus.RUNNING, direction=direction,
-                                   started_on=run.deps.clock()))
+                                   started_on=run.deps.clock(), message=None))
     job = Job(run.deps.new_id(), run.mapping.name, JobType.SYNC, direction, JobStatus.RUNNING, run.deps.clock(),
               dry_run=run.dry_run)
     try:

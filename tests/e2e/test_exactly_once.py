@@ -3,6 +3,7 @@ delivered again, and callers racing each other, leave one counterpart per record
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -275,3 +276,48 @@ def test_a_full_sync_killed_at_every_write_in_turn_recovers_exactly_once(app: Ap
     assert writes >= 8
     for k in range(1, writes + 1):
         one_run(k)
+
+
+def test_a_run_refused_by_another_runs_lease_waits_for_it_and_then_runs(app: App) -> None:
+    """#8: a run a person asked for, meeting a dead run's lease, stays queued and runs once that lease ends — it
+    is never failed for another run's sake (it used to end FAILED "Another run … was in progress")."""
+    from core.queue import local_queue
+
+    erp_id, crm_id, _ = _coupled_customer(app)
+    app.edit("erp", "customers", erp_id, {"displayName": "Waited For The Lease"})
+    worker = captured_deps()
+    held = worker.storage().state.acquire_lease("CUSTOMER", "a-dead-worker", worker.clock(), 3.0)
+    assert held is not None and held.lease_until is not None
+    resp = app.call("POST", "/mappings/CUSTOMER/sync", json={})
+    assert resp.status_code == 202, resp.text
+    job_ids = resp.json()["jobIds"]
+    assert local_queue("koppel-jobs").drain(60)
+    jobs = [app.call("GET", f"/jobs/{j}").json() for j in job_ids]
+    assert [j["status"] for j in jobs] == ["succeeded"] * len(jobs), jobs
+    started = min(dt.datetime.fromisoformat(j["startedOn"]) for j in jobs)
+    assert started >= held.lease_until, "a pass ran while another run held the lease"
+    assert app.crm_records("accounts", "accountid")[crm_id]["name"] == "Waited For The Lease"
+
+
+def test_a_deferred_run_fails_with_the_reason_once_the_other_run_outlasts_the_wait(app: App) -> None:
+    """#8: waiting is bounded: past DEFER_FOR the run fails saying why, and sends nothing more."""
+    from core.sync.passes import DEFER_FOR, queue_sync_jobs, run_mapping
+
+    worker = captured_deps()
+    assert worker.storage().state.acquire_lease("CUSTOMER", "a-stuck-run", worker.clock(), 60.0) is not None
+    jobs = queue_sync_jobs(worker, worker.storage().mappings.get("CUSTOMER"), dry_run=False)
+    since = worker.clock() - DEFER_FOR - dt.timedelta(seconds=1)
+    assert run_mapping(worker, "CUSTOMER", owner="me", job_ids=[j.id for j in jobs], defer=True,
+                       deferred_since=since) == []
+    ended = [worker.storage().jobs.get(j.id) for j in jobs]
+    assert {j.status for j in ended} == {JobStatus.FAILED}
+    assert all("was in progress for longer than 60 minutes" in (j.message or "") for j in ended)
+    assert queue_of(worker).messages == []
+    # Within the wait, the same refusal keeps the jobs queued and sends the run again, delayed past the lease.
+    jobs = queue_sync_jobs(worker, worker.storage().mappings.get("CUSTOMER"), dry_run=False)
+    assert run_mapping(worker, "CUSTOMER", owner="me", job_ids=[j.id for j in jobs], defer=True) == []
+    assert {worker.storage().jobs.get(j.id).status for j in jobs} == {JobStatus.QUEUED}
+    [again] = queue_of(worker).messages
+    assert again.body["jobIds"] == [j.id for j in jobs] and again.body["deferredSince"]
+    assert 50 <= again.delay_s <= 65
+    expire_lease(worker, "CUSTOMER")
