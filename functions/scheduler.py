@@ -5,10 +5,11 @@ import logging
 
 import azure.functions as func
 
+from core.sync.dead_jobs import fail_dead_jobs
 from core.sync.passes import due_mappings
 from functions.deps import deps
 
-__all__ = ["bp", "schedule_runs"]
+__all__ = ["bp", "schedule_runs", "dead_job_sweeper"]
 
 log = logging.getLogger("koppel.scheduler")
 
@@ -35,3 +36,9 @@ def schedule_runs() -> list[str]:
 @bp.timer_trigger(schedule="0 */1 * * * *", arg_name="timer", run_on_startup=False)
 def scheduler(timer: func.TimerRequest) -> None:
     schedule_runs()
+
+
+@bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=True)
+def dead_job_sweeper(timer: func.TimerRequest) -> None:
+    """Every five minutes: end the jobs whose worker died (core.sync.dead_jobs)."""
+    fail_dead_jobs(deps())

@@ -9,6 +9,7 @@ partition's ~2,000 entities/s is ample, and copies beat an index of ids that wou
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 from dataclasses import fields, replace
 from typing import Any
 
@@ -117,6 +118,15 @@ class JobStore:
         rows = list(self._table.query_entities("PartitionKey eq @pk and RowKey eq @rk", select=["StartedOn"],
                                                parameters={"pk": _PK, "rk": f"j|{key(job_id)}"}))
         return from_utc(rows[0]["StartedOn"]) if rows else None
+
+    def running_before(self, before: dt.datetime) -> builtins.list[Job]:
+        """The RUNNING jobs whose row has not changed since `before`: the row's Timestamp is the job's heartbeat,
+        as every running job writes its counters and progress page by page."""
+        with translated("list running jobs"):
+            rows = self._table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and Status eq @running and Timestamp lt @before",
+                parameters={"pk": _PK, "lo": "j|", "hi": "j}", "running": JobStatus.RUNNING.value, "before": before})
+            return [_from_entity(e) for e in rows]
 
     def get(self, job_id: str) -> Job:
         """Raises: NotFound: no job with this id."""

@@ -321,3 +321,32 @@ def test_a_deferred_run_fails_with_the_reason_once_the_other_run_outlasts_the_wa
     assert again.body["jobIds"] == [j.id for j in jobs] and again.body["deferredSince"]
     assert 50 <= again.delay_s <= 65
     expire_lease(worker, "CUSTOMER")
+
+
+def test_a_job_whose_worker_died_is_ended_with_the_reason_and_the_next_run_finishes_the_work(
+        app: App, crash: Crash) -> None:
+    """#8, no job unfinished forever: a run killed mid-pass leaves its job RUNNING; once nobody has written it for
+    longer than a function may run, the sweep ends it FAILED saying why (a live job is never touched), and the
+    next run still carries the edit across."""
+    from core.sync.dead_jobs import FUNCTION_TIMEOUT, fail_dead_jobs
+    from core.sync.passes import queue_sync_jobs, run_mapping
+
+    erp_id, crm_id, _ = _coupled_customer(app)
+    app.edit("erp", "customers", erp_id, {"displayName": "Edited Before The Crash"})
+    worker = captured_deps()
+    [first, *rest] = queue_sync_jobs(worker, worker.storage().mappings.get("CUSTOMER"), dry_run=False)
+    crash.arm("CrmClient.apply_batch")
+    with crash.run():
+        run_mapping(worker, "CUSTOMER", owner="dies", job_ids=[first.id, *(j.id for j in rest)])
+    crash.revive()
+    assert worker.storage().jobs.get(first.id).status is JobStatus.RUNNING
+    assert fail_dead_jobs(worker) == []  # written a moment ago: it may be alive
+    now = worker.clock
+    later = dataclasses.replace(worker, clock=lambda: now() + FUNCTION_TIMEOUT + dt.timedelta(minutes=1))
+    # The sweep queries the row's server Timestamp, so "later" is the sweep's clock, not the row's.
+    [ended] = [j for j in fail_dead_jobs(later) if j.id == first.id]
+    assert ended.status is JobStatus.FAILED and "stopped without finishing" in (ended.message or "")
+    assert worker.storage().jobs.get(first.id).status is JobStatus.FAILED
+    expire_lease(worker, "CUSTOMER")
+    run_mapping(worker, "CUSTOMER", owner="next")
+    assert app.crm_records("accounts", "accountid")[crm_id]["name"] == "Edited Before The Crash"

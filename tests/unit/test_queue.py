@@ -214,3 +214,16 @@ class TestRegistryAndFactory:
         assert isinstance(queue, ServiceBusQueue)
         assert queue.queue_name == "jobs"
         queue.close()
+
+
+def test_the_dead_job_threshold_is_the_hosts_function_timeout() -> None:
+    """A job unchanged for longer than a function may run is dead only if that is what host.json says."""
+    import datetime as dt
+    import json
+    from pathlib import Path
+
+    from core.sync.dead_jobs import FUNCTION_TIMEOUT
+
+    hours, minutes, seconds = (int(p) for p in json.loads(
+        (Path(__file__).resolve().parents[2] / "host.json").read_text())["functionTimeout"].split(":"))
+    assert FUNCTION_TIMEOUT == dt.timedelta(hours=hours, minutes=minutes, seconds=seconds)
