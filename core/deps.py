@@ -76,10 +76,12 @@ class Deps:
         return result
 
     def queue(self) -> JobQueue:
-        """The job queue: Service Bus when KOPPEL_SERVICEBUS is set, else the durable local queue on KOPPEL_STORAGE.
+        """The job queue: Service Bus when configured (`Settings.service_bus()`), else the durable local queue
+        on KOPPEL_STORAGE.
 
         Raises:
-            ConfigError: KOPPEL_QUEUE_NAME is unset: a guessed name would send to a queue no worker listens on.
+            ConfigError: KOPPEL_QUEUE_NAME is unset: a guessed name would send to a queue no worker listens on;
+                or the app runs in Azure without Service Bus.
         """
         from core.errors import ConfigError
         from core.queue import queue_for
@@ -87,7 +89,7 @@ class Deps:
         name = self.settings.get("KOPPEL_QUEUE_NAME")
         if not name:
             raise ConfigError("KOPPEL_QUEUE_NAME")
-        service_bus = self.settings.get("KOPPEL_SERVICEBUS")
+        service_bus = self.settings.service_bus()
         storage = None if service_bus else self.settings.storage().reveal()
         result: JobQueue = self._once("queue", lambda: queue_for(service_bus, name, storage))
         return result

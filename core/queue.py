@@ -22,9 +22,11 @@ from core.messages import DUPLICATE_WINDOW_S, MAX_DELIVERY_COUNT, DeadLetter, Qu
 if TYPE_CHECKING:
     from azure.servicebus import ServiceBusClient, ServiceBusSender
 
+    from core.settings import ServiceBusConfig
+
 __all__ = [
     "QueueMessage", "DeadLetter", "JobQueue", "InProcessQueue", "ServiceBusQueue",
-    "in_process_queue", "local_queue", "queue_for",
+    "in_process_queue", "local_queue", "queue_for", "service_bus_client",
 ]
 
 log = logging.getLogger(__name__)
@@ -221,16 +223,28 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def service_bus_client(config: ServiceBusConfig) -> ServiceBusClient:
+    """A client for the namespace by managed identity (the same identity the trigger uses, main.bicep's
+    `__clientId`), or from a connection string for local use. Constructing it opens no connection."""
+    # Imported here: the AMQP stack is only loaded where Service Bus is configured.
+    from azure.servicebus import ServiceBusClient
+
+    if config.namespace:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential(managed_identity_client_id=config.client_id)
+        return ServiceBusClient(config.namespace, credential)
+    assert config.connection_string is not None
+    return ServiceBusClient.from_connection_string(config.connection_string.reveal())
+
+
 class ServiceBusQueue:
     """Sends JSON job messages to one Service Bus queue (the Functions trigger receives them)."""
 
-    def __init__(self, connection_string: str, queue_name: str, *,
+    def __init__(self, client: ServiceBusClient, queue_name: str, *,
                  clock: Callable[[], datetime] = _utcnow):
-        # Imported here: the AMQP stack is only loaded where Service Bus is configured.
-        from azure.servicebus import ServiceBusClient
-
         self.queue_name = queue_name
-        self._client: ServiceBusClient = ServiceBusClient.from_connection_string(connection_string)
+        self._client = client
         self._sender: ServiceBusSender | None = None
         self._lock = threading.Lock()  # a sender is not thread-safe; HTTP triggers run concurrently
         self._clock = clock
@@ -278,9 +292,9 @@ def local_queue(name: str, storage: str | None = None) -> Any:
         return queue
 
 
-def queue_for(connection_string: str | None, queue_name: str, storage: str | None = None) -> JobQueue:
-    """Service Bus when a connection string is configured, else the local durable queue of that name."""
-    if connection_string:
-        return ServiceBusQueue(connection_string, queue_name)
+def queue_for(service_bus: ServiceBusConfig | None, queue_name: str, storage: str | None = None) -> JobQueue:
+    """Service Bus when configured (`Settings.service_bus()`), else the local durable queue of that name."""
+    if service_bus is not None:
+        return ServiceBusQueue(service_bus_client(service_bus), queue_name)
     result: JobQueue = local_queue(queue_name, storage)
     return result

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from core.errors import ConfigError
 
-__all__ = ["Secret", "ErpConfig", "CrmConfig", "Settings", "SETTING_NAMES", "WEBHOOK_SECRET"]
+__all__ = ["Secret", "ErpConfig", "CrmConfig", "ServiceBusConfig", "Settings", "SETTING_NAMES",
+           "SERVICE_BUS_NAMESPACE", "WEBHOOK_SECRET"]
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 BC_API = "https://api.businesscentral.dynamics.com"
@@ -40,6 +41,13 @@ SETTING_NAMES: dict[str, bool] = {
     "CRM_CLIENT_SECRET": True,
     "CRM_AUTHORITY_HOST": False,
 }
+
+# The identity form of KOPPEL_SERVICEBUS, as the Functions host reads it for the trigger (main.bicep sets it).
+SERVICE_BUS_NAMESPACE = "KOPPEL_SERVICEBUS__fullyQualifiedNamespace"
+SERVICE_BUS_CLIENT_ID = "KOPPEL_SERVICEBUS__clientId"  # the user-assigned identity; absent: system-assigned
+# Set by the platform on every Azure Functions / App Service instance, never locally.
+AZURE_MARKER = "WEBSITE_INSTANCE_ID"
+_ALSO_READ = (SERVICE_BUS_NAMESPACE, SERVICE_BUS_CLIENT_ID, AZURE_MARKER)
 
 
 class Secret:
@@ -119,6 +127,15 @@ class CrmConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceBusConfig:
+    """Service Bus by managed identity (`namespace`, as in Azure) or by a connection string (local use)."""
+
+    namespace: str | None = None
+    client_id: str | None = None
+    connection_string: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings; `erp()`/`crm()`/`storage()` raise `ConfigError` naming the first missing one."""
 
@@ -127,7 +144,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         source = os.environ if env is None else env
-        return cls({k: v for k, v in source.items() if k in SETTING_NAMES and v.strip()})
+        wanted = SETTING_NAMES.keys() | set(_ALSO_READ)
+        return cls({k: v for k, v in source.items() if k in wanted and v.strip()})
 
     def _need(self, name: str) -> str:
         value = self.values.get(name)
@@ -137,6 +155,25 @@ class Settings:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self.values.get(name, default)
+
+    @property
+    def in_azure(self) -> bool:
+        return bool(self.values.get(AZURE_MARKER))
+
+    def service_bus(self) -> ServiceBusConfig | None:
+        """Where jobs go: the identity form first (what main.bicep sets), else a connection string, else None
+        (the local queue). In Azure there is no local queue worth the name: it dies with the instance, and
+        no worker of another instance reads it, so a missing Service Bus is a ConfigError naming the setting."""
+        namespace = self.values.get(SERVICE_BUS_NAMESPACE)
+        if namespace:
+            return ServiceBusConfig(namespace=namespace, client_id=self.values.get(SERVICE_BUS_CLIENT_ID))
+        connection_string = self.values.get("KOPPEL_SERVICEBUS")
+        if connection_string:
+            return ServiceBusConfig(connection_string=Secret(connection_string))
+        if self.in_azure:
+            raise ConfigError(SERVICE_BUS_NAMESPACE, f"In Azure, jobs need Service Bus: the setting "
+                              f"{SERVICE_BUS_NAMESPACE} (or KOPPEL_SERVICEBUS) is not configured.")
+        return None
 
     def storage(self) -> Secret:
         return Secret(self._need("KOPPEL_STORAGE"))
@@ -168,4 +205,6 @@ class Settings:
         found = [self.values[n] for n in names if self.values.get(n)]
         storage = self.values.get("KOPPEL_STORAGE", "")
         found += [p.split("=", 1)[1] for p in storage.split(";") if p.startswith("AccountKey=")]
+        service_bus = self.values.get("KOPPEL_SERVICEBUS", "")
+        found += [p.split("=", 1)[1] for p in service_bus.split(";") if p.startswith("SharedAccessKey=")]
         return found

@@ -16,7 +16,7 @@ from core.sync.circuit import paused_mappings
 from core.crm import CrmClient
 from core.deps import Deps
 from core.erp import ErpClient
-from core.errors import AuthError, KoppelError, RemoteError
+from core.errors import AuthError, ConfigError, KoppelError, RemoteError
 from core.odata.retry import RetryPolicy
 from core.odata.session import ODataSession
 
@@ -76,9 +76,20 @@ def check_connection(deps: Deps) -> dict[str, Any]:
             report[name] = {"ok": False, "reachable": False, "authenticated": None,
                             "error": f"No answer within {DEADLINE_S:g} s."}
     pool.shutdown(wait=False)  # a probe past the deadline finishes on its own; nobody waits for it
-    report["queue"] = {"ok": True, "kind": "serviceBus" if deps.settings.get("KOPPEL_SERVICEBUS") else "inProcess"}
+    report["queue"] = _queue(deps)
     report["pausedMappings"] = _paused(deps)
     return report
+
+
+def _queue(deps: Deps) -> dict[str, object]:
+    """Which job queue starting a job would use; in Azure without Service Bus, that it cannot start any."""
+    try:
+        service_bus = deps.settings.service_bus()
+    except ConfigError as err:
+        return {"ok": False, "kind": None, "setting": err.setting, "error": str(err)}
+    if service_bus is None:
+        return {"ok": True, "kind": "local"}
+    return {"ok": True, "kind": "serviceBus", "identity": service_bus.namespace is not None}
 
 
 def _paused(deps: Deps) -> list[dict[str, object]]:

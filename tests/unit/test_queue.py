@@ -181,11 +181,9 @@ class TestRegistryAndFactory:
         assert in_process_queue("registry-a") is in_process_queue("registry-a")
         assert in_process_queue("registry-a") is not in_process_queue("registry-b")
 
-    @pytest.mark.parametrize("conn", [None, ""], ids=["none", "empty"])
-    def test_no_connection_string_and_no_storage_means_in_process(self, conn: str | None,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_no_service_bus_and_no_storage_means_in_process(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("KOPPEL_STORAGE", raising=False)
-        assert queue_for(conn, "factory-q") is in_process_queue("factory-q")
+        assert queue_for(None, "factory-q") is in_process_queue("factory-q")
 
     def test_storage_without_service_bus_means_the_durable_storage_queue(self) -> None:
         conn = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
@@ -208,13 +206,96 @@ class TestRegistryAndFactory:
             deps.queue()
         assert caught.value.setting == "KOPPEL_QUEUE_NAME"
 
-    def test_connection_string_means_service_bus(self) -> None:
-        conn = "Endpoint=sb://example.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
-        queue = queue_for(conn, "jobs")
+
+
+SB_CONN = "Endpoint=sb://example.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0"
+NAMESPACE = "koppel-sb.servicebus.windows.net"
+
+
+def _deps_queue(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[dict[str, Any]]]:
+    """deps.queue() for these settings (as read from the environment), with the DefaultAzureCredential
+    constructions it made; the SDK's real clients are built, nothing connects."""
+    import azure.identity
+
+    from core.deps import Deps
+    from core.settings import Settings
+
+    made: list[dict[str, Any]] = []
+    real = azure.identity.DefaultAzureCredential
+
+    def spy(**kwargs: Any) -> Any:
+        made.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", spy)
+    base = {"KOPPEL_QUEUE_NAME": "koppel-jobs", "KOPPEL_STORAGE": "UseDevelopmentStorage=true"}
+    return Deps(Settings.from_env(base | env)).queue(), made
+
+
+class TestServiceBusClient:
+    """Which settings give which Service Bus client: the sender must use what main.bicep sets for the trigger."""
+
+    def test_identity_form_means_the_namespace_by_managed_identity(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from azure.identity import DefaultAzureCredential
+
+        queue, made = _deps_queue({"KOPPEL_SERVICEBUS__fullyQualifiedNamespace": NAMESPACE,
+                                   "KOPPEL_SERVICEBUS__clientId": "0000-uami", "WEBSITE_INSTANCE_ID": "i1"},
+                                  monkeypatch)
         assert isinstance(queue, ServiceBusQueue)
-        assert queue.queue_name == "jobs"
+        assert queue.queue_name == "koppel-jobs"
+        assert queue._client.fully_qualified_namespace == NAMESPACE
+        assert isinstance(queue._client._credential, DefaultAzureCredential)
+        assert made == [{"managed_identity_client_id": "0000-uami"}]  # the app's user-assigned identity
         queue.close()
 
+    def test_identity_form_without_client_id_means_the_system_identity(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        queue, made = _deps_queue({"KOPPEL_SERVICEBUS__fullyQualifiedNamespace": NAMESPACE}, monkeypatch)
+        assert made == [{"managed_identity_client_id": None}]
+        queue.close()
+
+    def test_identity_form_wins_over_a_connection_string(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        queue, made = _deps_queue({"KOPPEL_SERVICEBUS__fullyQualifiedNamespace": NAMESPACE,
+                                   "KOPPEL_SERVICEBUS": SB_CONN}, monkeypatch)
+        assert queue._client.fully_qualified_namespace == NAMESPACE and len(made) == 1
+        queue.close()
+
+    def test_connection_string_means_service_bus_by_its_key(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from azure.servicebus._base_handler import ServiceBusSharedKeyCredential
+
+        queue, made = _deps_queue({"KOPPEL_SERVICEBUS": SB_CONN}, monkeypatch)
+        assert isinstance(queue, ServiceBusQueue)
+        assert queue._client.fully_qualified_namespace == "example.servicebus.windows.net"
+        assert isinstance(queue._client._credential, ServiceBusSharedKeyCredential)
+        assert made == []
+        queue.close()
+
+    def test_in_azure_without_service_bus_starting_a_job_is_a_config_error(self,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+        with pytest.raises(ConfigError) as caught:
+            _deps_queue({"WEBSITE_INSTANCE_ID": "i1"}, monkeypatch)
+        assert caught.value.setting == "KOPPEL_SERVICEBUS__fullyQualifiedNamespace"
+        assert "KOPPEL_SERVICEBUS__fullyQualifiedNamespace" in str(caught.value)
+
+    def test_locally_without_service_bus_the_local_queue(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        queue, made = _deps_queue({}, monkeypatch)
+        assert isinstance(queue, StorageQueue) and made == []
+
+    def test_connection_check_says_whether_jobs_can_start(self) -> None:
+        from core.actions.connection import _queue
+        from core.deps import Deps
+        from core.settings import Settings
+
+        report = _queue(Deps(Settings({"WEBSITE_INSTANCE_ID": "i1"})))
+        assert report["ok"] is False and report["setting"] == "KOPPEL_SERVICEBUS__fullyQualifiedNamespace"
+        identity = _queue(Deps(Settings({"KOPPEL_SERVICEBUS__fullyQualifiedNamespace": NAMESPACE})))
+        assert identity == {"ok": True, "kind": "serviceBus", "identity": True}
+        assert _queue(Deps(Settings({"KOPPEL_SERVICEBUS": SB_CONN})))["identity"] is False
+        assert _queue(Deps(Settings({}))) == {"ok": True, "kind": "local"}
+
+    def test_the_shared_access_key_is_a_secret(self) -> None:
+        from core.settings import Settings
+
+        assert "c2VjcmV0" in Settings({"KOPPEL_SERVICEBUS": SB_CONN}).secrets()
 
 def test_the_dead_job_threshold_is_the_hosts_function_timeout() -> None:
     """A job unchanged for longer than a function may run is dead only if that is what host.json says."""
